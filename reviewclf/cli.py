@@ -7,17 +7,17 @@ Docs: https://reviewclf.github.io/reviewclf/cli.html.md"""
 # %% auto #0
 __all__ = ['FEATURE_MODULES', 'add_train_options', 'read_class_weights', 'class_weight_list', 'config_from_args',
            'read_training_data', 'classification_scores', 'format_table', 'update_metrics_json', 'train_summary',
-           'train_command', 'check_model_dir', 'predict_frame', 'predict_command', 'demo_command', 'add_core_commands',
-           'add_feature_commands', 'build_parser', 'main']
+           'train_command', 'check_model_dir', 'restore_columns', 'predict_frame', 'predict_command', 'demo_command',
+           'add_core_commands', 'add_feature_commands', 'build_parser', 'main']
 
-# %% ../nbs/10_cli.ipynb #747b861d
+# %% ../nbs/10_cli.ipynb #e0519b52
 import argparse
 import importlib
 import json
 import sys
 from pathlib import Path
 
-# %% ../nbs/10_cli.ipynb #9b7d4d96
+# %% ../nbs/10_cli.ipynb #b8d54dfe
 def add_train_options(parser: argparse.ArgumentParser): # parser or subcommand parser to extend
     "Add the model and training options shared by `train`, `demo` and `evaluate`."
     g = parser.add_argument_group('model and training')
@@ -36,7 +36,7 @@ def add_train_options(parser: argparse.ArgumentParser): # parser or subcommand p
     g.add_argument('--bs', type=int, help='batch size')
     return parser
 
-# %% ../nbs/10_cli.ipynb #1b7f57f7
+# %% ../nbs/10_cli.ipynb #4d24ec99
 def read_class_weights(path, # CSV file with columns `label,weight`
                       ) -> dict:
     "Read a class-weight file into `{label: weight}`."
@@ -52,7 +52,7 @@ def read_class_weights(path, # CSV file with columns `label,weight`
         raise ValueError(f"{path}: every weight must be a positive number; fix rows {list(df.index[w.isna() | (w <= 0)])}")
     return dict(zip(df['label'], w.astype(float)))
 
-# %% ../nbs/10_cli.ipynb #0e6720fb
+# %% ../nbs/10_cli.ipynb #3160adf6
 def class_weight_list(weights: dict, # `{label: weight}` from `read_class_weights`
                       classes, # the model's classes, in its order
                      ) -> list:
@@ -64,7 +64,7 @@ def class_weight_list(weights: dict, # `{label: weight}` from `read_class_weight
                          f"give one row per class of {list(classes)}")
     return [float(weights[c]) for c in classes]
 
-# %% ../nbs/10_cli.ipynb #d58674a3
+# %% ../nbs/10_cli.ipynb #fefb9bf7
 _TRAIN_OPTIONS = ('pretrained', 'size', 'backbone', 'seed', 'epochs', 'lm_epochs', 'bs')
 
 def config_from_args(args: argparse.Namespace, # options parsed with `add_train_options`
@@ -81,7 +81,7 @@ def config_from_args(args: argparse.Namespace, # options parsed with `add_train_
         kw['class_weights'] = class_weight_list(w, classes) if classes is not None else w
     return TrainConfig(**kw)
 
-# %% ../nbs/10_cli.ipynb #c69268ef
+# %% ../nbs/10_cli.ipynb #4eec1b8f
 def read_training_data(data, # CSV/TSV with texts and labels (empty label: unlabelled)
                        text_col='text', # name of the text column
                        label_col='label', # name of the label column
@@ -100,7 +100,7 @@ def read_training_data(data, # CSV/TSV with texts and labels (empty label: unlab
         pool += list(extra['text'])
     return df[has_label].reset_index(drop=True), pool
 
-# %% ../nbs/10_cli.ipynb #645eee33
+# %% ../nbs/10_cli.ipynb #afff1506
 def classification_scores(labels, # true labels
                           preds, # predicted labels
                          ) -> dict:
@@ -109,7 +109,7 @@ def classification_scores(labels, # true labels
     return dict(accuracy=float(accuracy_score(labels, preds)),
                 macro_f1=float(f1_score(labels, preds, average='macro', zero_division=0)))
 
-# %% ../nbs/10_cli.ipynb #3a1b24ef
+# %% ../nbs/10_cli.ipynb #3a5763ef
 def format_table(rows, # sequence of rows (sequences of cells)
                  header=None, # optional column titles
                 ) -> str:
@@ -121,7 +121,7 @@ def format_table(rows, # sequence of rows (sequences of cells)
     if header: lines.insert(1, '  '.join('-' * w for w in widths))
     return '\n'.join(lines)
 
-# %% ../nbs/10_cli.ipynb #3cd66126
+# %% ../nbs/10_cli.ipynb #1374f076
 def update_metrics_json(path, # JSON file to create or extend
                         **kwargs, # entries to add or replace
                        ) -> dict:
@@ -132,7 +132,7 @@ def update_metrics_json(path, # JSON file to create or extend
     path.write_text(json.dumps(metrics, indent=2))
     return metrics
 
-# %% ../nbs/10_cli.ipynb #7c825709
+# %% ../nbs/10_cli.ipynb #0818868a
 def train_summary(model, # trained model (has `.classes`)
                   train_df, valid_df, # labelled rows used to train and to validate
                   scores, # `classification_scores` on `valid_df`
@@ -148,7 +148,7 @@ def train_summary(model, # trained model (has `.classes`)
     files = [['model folder', out], ['metrics', out/'metrics.json'], ['loss plot', out/'losses.png']]
     return '\n'.join(lines + ['', format_table(files)])
 
-# %% ../nbs/10_cli.ipynb #6c23c161
+# %% ../nbs/10_cli.ipynb #96a5b9a8
 def train_command(args):
     "Handler of `reviewclf train`."
     from reviewclf.data import stratified_split
@@ -166,9 +166,8 @@ def train_command(args):
     update_metrics_json(out/'metrics.json', valid_accuracy=scores['accuracy'], valid_macro_f1=scores['macro_f1'],
                         n_train=len(train_df), n_valid=len(valid_df), n_unlabelled=len(pool), label_counts=counts)
     print(train_summary(model, train_df, valid_df, scores, out))
-    return model
 
-# %% ../nbs/10_cli.ipynb #a24c044f
+# %% ../nbs/10_cli.ipynb #3e151b54
 def check_model_dir(path) -> Path:
     "Fail with a message naming `reviewclf train` if `path` is not a model folder."
     path = Path(path)
@@ -177,11 +176,22 @@ def check_model_dir(path) -> Path:
                                 f"train one with `reviewclf train DATA --out {path}`")
     return path
 
-# %% ../nbs/10_cli.ipynb #ecee6519
+# %% ../nbs/10_cli.ipynb #48e07c7c
+def restore_columns(out, # frame from `read_reviews` or `model.predict`
+                    text_col='text', # the input's name for the text column
+                    label_col=None, # the input's name for the label column, or None if it was not read as labels
+                   ):
+    "Give the text and label columns back the names they had in the input file."
+    if label_col is None: out = out.drop(columns='label')
+    renames = {'text': text_col, 'orig_text': 'text'}
+    if label_col is not None: renames.update(label=label_col)
+    renames.update(orig_label='label')
+    return out.rename(columns={k: v for k, v in renames.items() if k in out.columns})
+
+# %% ../nbs/10_cli.ipynb #840880e0
 def predict_frame(model, # trained model
                   df, # frame from `read_reviews` (column `text`)
-                  text_col='text', # the input's own name for the text column
-                  costs=None, # optional cost-matrix CSV for `pred_min_cost`
+                  costs=None, # optional cost-matrix CSV: adds `pred_min_cost`
                  ):
     "Predictions for every row of `df`, in order, keeping its other columns."
     import numpy as np
@@ -191,30 +201,27 @@ def predict_frame(model, # trained model
         probs = out[[f'prob_{c}' for c in model.classes]].to_numpy()
         idx = min_cost_decision(probs, read_costs(costs, model.classes))
         out['pred_min_cost'] = np.asarray(model.classes, dtype=object)[np.asarray(idx)]
-    if text_col != 'text' and text_col not in out.columns: out = out.rename(columns={'text': text_col})
     return out
 
-# %% ../nbs/10_cli.ipynb #f6ae565f
+# %% ../nbs/10_cli.ipynb #a179fcea
 def predict_command(args):
     "Handler of `reviewclf predict`."
     from reviewclf.data import read_reviews
     from reviewclf.classifier import load_model
     model = load_model(check_model_dir(args.model_dir))
-    label_col = args.label_col if args.label_col is not None else None
-    df = read_reviews(args.data, text_col=args.text_col, label_col=label_col, encoding=args.encoding)
-    out = predict_frame(model, df, args.text_col, args.costs)
+    df = read_reviews(args.data, text_col=args.text_col, label_col=args.label_col, encoding=args.encoding)
+    out = restore_columns(predict_frame(model, df, args.costs), args.text_col, args.label_col)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.out, index=False)
     dist = out['pred'].value_counts()
     rows = [[c, int(dist.get(c, 0)), float(dist.get(c, 0) / len(out))] for c in model.classes]
     print(format_table(rows, header=['predicted class', 'rows', 'share']))
     print(f'\n{len(out)} predictions written to {args.out}')
-    return out
 
-# %% ../nbs/10_cli.ipynb #28b7d49d
+# %% ../nbs/10_cli.ipynb #7aa6d399
 def demo_command(args):
     "Handler of `reviewclf demo`."
-    from reviewclf.data import demo_reviews, stratified_split
+    from reviewclf.data import demo_reviews, demo_pool_labels, stratified_split
     from reviewclf.classifier import train_model
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,20 +241,23 @@ def demo_command(args):
     pool_pred.to_csv(out/'pool_predictions.csv', index=False)
     dist = pool_pred['pred'].value_counts()
     shares = {c: float(dist.get(c, 0) / len(pool_pred)) for c in model.classes}
-    (out/'summary.json').write_text(json.dumps(dict(test=scores, pool_distribution=shares), indent=2))
+    truth = demo_pool_labels().value_counts(normalize=True)
+    true_shares = {c: float(truth.get(c, 0)) for c in model.classes}
+    (out/'summary.json').write_text(json.dumps(dict(test=scores, pool_predicted=shares, pool_true=true_shares), indent=2))
     print(format_table([['test accuracy', scores['accuracy']], ['test macro-F1', scores['macro_f1']]]))
-    print('\npredicted class distribution of the unlabelled pool (classify and count):')
-    print(format_table([[c, int(dist.get(c, 0)), s] for c, s in shares.items()], header=['class', 'reviews', 'share']))
+    print('\npredicted class distribution of the unlabelled pool (classify and count),')
+    print("beside the author's own labels of the pool (never used for training):")
+    rows = [[c, int(dist.get(c, 0)), shares[c], true_shares[c]] for c in model.classes]
+    print(format_table(rows, header=['class', 'reviews', 'predicted share', 'true share']))
     print(f'\nwritten to {out}: model/, test_predictions.csv, pool_predictions.csv, summary.json')
-    return scores
 
-# %% ../nbs/10_cli.ipynb #b88f8039
+# %% ../nbs/10_cli.ipynb #c7f8779a
 def _add_data_options(p, label=True):
     p.add_argument('--text-col', default='text', help='column with the review text (default: text)')
     if label: p.add_argument('--label-col', default='label', help='column with the labels (default: label)')
     p.add_argument('--encoding', default='utf-8', help='file encoding, e.g. latin-1 or cp1252 (default: utf-8)')
 
-# %% ../nbs/10_cli.ipynb #313585bd
+# %% ../nbs/10_cli.ipynb #b89d6790
 def add_core_commands(subparsers):
     "Register `train`, `predict` and `demo`."
     fmt = argparse.RawDescriptionHelpFormatter
@@ -279,7 +289,7 @@ def add_core_commands(subparsers):
     add_train_options(d)
     d.set_defaults(func=demo_command)
 
-# %% ../nbs/10_cli.ipynb #1d452852
+# %% ../nbs/10_cli.ipynb #1be7e790
 FEATURE_MODULES = ('data', 'evaluate', 'quantify', 'pretrain')
 
 def add_feature_commands(subparsers, modules=FEATURE_MODULES):
@@ -291,7 +301,7 @@ def add_feature_commands(subparsers, modules=FEATURE_MODULES):
             continue
         if hasattr(mod, 'add_cli'): mod.add_cli(subparsers)
 
-# %% ../nbs/10_cli.ipynb #8cf7faa0
+# %% ../nbs/10_cli.ipynb #2cdd774f
 def build_parser() -> argparse.ArgumentParser:
     "The `reviewclf` parser with every available subcommand."
     from reviewclf import __version__
@@ -303,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_feature_commands(sub)
     return parser
 
-# %% ../nbs/10_cli.ipynb #bf200137
+# %% ../nbs/10_cli.ipynb #571155f9
 def main(argv=None, # arguments (default: `sys.argv[1:]`)
         ) -> int:
     "Run the `reviewclf` command line; returns the exit code."
@@ -312,12 +322,12 @@ def main(argv=None, # arguments (default: `sys.argv[1:]`)
     if getattr(args, 'func', None) is None:
         parser.print_help()
         return 2
-    try: args.func(args)
+    try: rc = args.func(args)
     except (ValueError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    return 0
+    return rc if isinstance(rc, int) else 0
 
-# %% ../nbs/10_cli.ipynb #ced1fbf8
+# %% ../nbs/10_cli.ipynb #84efa543
 # A notebook kernel is also `__main__`; only `python -m reviewclf.cli` has a `__file__`.
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

@@ -1,0 +1,80 @@
+"""Prediction speed: `ReviewModel.predict` (batched) vs `learn.predict` in a loop vs `learn.get_preds` on a test DataLoader.
+
+Trains a small model on the embedded demo reviews (seconds), then classifies a few hundred texts three ways and prints
+texts per second for each, after checking that the three agree on the probabilities.
+
+    nice -n 10 python bench/bench_predict.py --n 300
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+
+def timed(fn, repeat):
+    "Best wall-clock time of `repeat` calls of `fn` (and its last result)."
+    best, res = float('inf'), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        res = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, res
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--n', type=int, default=300, help='texts to classify (default: 300)')
+    p.add_argument('--loop-n', type=int, default=None, help='texts for the learn.predict loop (default: --n)')
+    p.add_argument('--repeat', type=int, default=2, help='repeats; the best time counts (default: 2)')
+    p.add_argument('--model', help='an existing model folder (default: train a small one on the demo data)')
+    p.add_argument('--threads', type=int, default=None, help='torch threads (default: torch default)')
+    args = p.parse_args(argv)
+    if args.threads: torch.set_num_threads(args.threads)
+
+    from reviewclf.classifier import TrainConfig, load_model, train_model
+    from reviewclf.data import demo_reviews
+    df = demo_reviews()
+    if args.model: model = load_model(args.model)
+    else:
+        lab = df[df['label'].notna()]
+        model = train_model(lab, TrainConfig(size='small', epochs=1, lm_epochs=1, seed=0))
+    texts = df['text'].tolist()
+    texts = (texts * (args.n // len(texts) + 1))[:args.n]
+    loop_n = args.loop_n or args.n
+    learn = model.learn
+
+    t_batched, probs = timed(lambda: model.predict_proba(texts), args.repeat)
+
+    def loop():
+        with learn.no_bar(), learn.no_logging():
+            return np.stack([learn.predict(t)[2].numpy() for t in texts[:loop_n]])
+    t_loop, probs_loop = timed(loop, 1)
+
+    def get_preds():
+        dl = learn.dls.test_dl(texts)
+        with learn.no_bar(), learn.no_logging():
+            return learn.get_preds(dl=dl)[0].numpy()
+    t_gp, probs_gp = timed(get_preds, args.repeat)
+
+    # learn.predict and get_preds order classes by the DataLoaders' vocab; the model by `model.classes`.
+    vocab = list(learn.dls.vocab[1]) if isinstance(learn.dls.vocab, (list, tuple)) or hasattr(learn.dls.vocab, 'items') and len(learn.dls.vocab) == 2 else list(model.classes)
+    order = [vocab.index(c) for c in model.classes]
+    agree_loop = float(np.abs(probs_loop[:, order] - probs[:loop_n]).max())
+    agree_gp = float(np.abs(probs_gp[:, order] - probs).max())
+
+    rows = [('ReviewModel.predict_proba (batched)', args.n, t_batched),
+            ('learn.predict in a loop', loop_n, t_loop),
+            ('learn.get_preds on test_dl', args.n, t_gp)]
+    print(f'{len(model.classes)} classes, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}\n')
+    print('| method | texts | seconds | texts/second |')
+    print('| --- | --- | --- | --- |')
+    for name, n, t in rows:
+        print(f'| {name} | {n} | {t:.2f} | {n / t:.0f} |')
+    print(f'\nmax |prob difference| vs batched: learn.predict {agree_loop:.2e}, get_preds {agree_gp:.2e}')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
