@@ -176,7 +176,7 @@ def yelp_zip():
     return buf.getvalue()
 
 
-def wikitext_tar():
+def wikitext_tar(counts=False):
     vocab = ['<eos>', '=', 'Alpha', 'Beta', 'is', 'a', 'word', '.', 'History', '<unk>', '@-@']
     ids = {w: i for i, w in enumerate(vocab)}
     def encode(lines): return np.array([i for l in lines for i in [ids[w] for w in l.split()] + [0]], dtype=np.int64)
@@ -189,7 +189,7 @@ def wikitext_tar():
         def add(name, payload):
             info = tarfile.TarInfo(f'wikitext-2/{name}'); info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
-        add('type.info', ('\n'.join(vocab) + '\n').encode())
+        add('type.info', ('\n'.join(f'{w}\t{i + 7}' if counts else w for i, w in enumerate(vocab)) + '\n').encode())
         for split, lines in splits.items():
             b = io.BytesIO(); np.save(b, encode(lines)); add(f'{split}.npy', b.getvalue())
     return buf.getvalue()
@@ -302,8 +302,11 @@ def test_download_trec(server):
     assert df.text[2] == "What is the capital of Côte d'Ivoire ?" and df.split.tolist()[-1] == 'test'
 
 
-def test_download_wikitext(server, own_cache):
-    df = download(server, 'wikitext2')
+@pytest.mark.parametrize('counts', [False, True])
+def test_download_wikitext(server, own_cache, counts):
+    "type.info holds one word per line, possibly followed by other fields (e.g. a count)."
+    publish(server.root, 'wikitext2', {'wikitext-2.tar.gz': wikitext_tar(counts)})
+    df = load_dataset('wikitext2')
     assert df.columns.tolist() == COLUMNS['wikitext2']
     assert df.title.tolist() == ['Alpha', 'Beta', 'Alpha', 'Beta'] and df.split.tolist() == ['train', 'train', 'valid', 'test']
     assert df.text[0] == '= Alpha =\nAlpha is a word .\n= = History = =\nBeta is <unk> @-@ a .'
@@ -358,6 +361,12 @@ def test_offline_error_names_the_variable_and_the_url(monkeypatch):
     assert 'REVIEWCLF_DATA is not set' in msg and 'set the environment variable REVIEWCLF_DATA' in msg
     assert f'https://raw.githubusercontent.com/wwz58/TSA/{commit}/data/Restaurants_Train.xml' in msg
     assert 'REVIEWCLF_OFFLINE' in msg and 'semeval2014_restaurants/restaurants_aspect_category_single.csv' in msg
+
+
+def test_offline_error_says_when_the_data_folder_does_not_exist(tmp_path, monkeypatch):
+    monkeypatch.setenv('REVIEWCLF_DATA', str(tmp_path/'no_such_folder'))
+    monkeypatch.setenv('REVIEWCLF_OFFLINE', '1')
+    with pytest.raises(ReviewDataError, match='no_such_folder, a folder that does not exist'): load_dataset('trec6')
 
 
 def test_no_download_when_not_allowed(monkeypatch):
