@@ -548,7 +548,7 @@ DEMO_FILE = 'career_coaching.csv'
 DEMO_POOL_LABELS = 'career_coaching_pool_labels.csv'
 
 def _asset(name) -> Path:
-    p = Path(str(resources.files('reviewclf').joinpath('assets', name)))
+    p = Path(str(resources.files('reviewclf') / 'assets' / name))
     if not p.is_file(): raise ReviewDataError(f"The demo file {name} is missing from the package ({p}); reinstall reviewclf.")
     return p
 
