@@ -181,7 +181,7 @@ def read_reviews(src,                  # path of a CSV/TSV file, or a DataFrame
     out = pd.DataFrame({'text': pd.Series(text.tolist()), 'label': labels})
     for c in df.columns:
         if c in (text_col, label_col): continue
-        out[f'orig_{c}' if c in ('text', 'label') else c] = df[c].to_numpy()
+        out[f'orig_{c}' if c in ('text', 'label') else c] = df[c]  # same RangeIndex: aligned, dtype kept
     return out
 
 # %% ../nbs/00_data.ipynb #09055da4
