@@ -110,13 +110,13 @@ def test_ordinal_decision_picks_the_median_not_the_mode():
 
 
 def test_decide_with_costs_keeps_most_probable():
-    df = pd.DataFrame({'text': ['a', 'b'], 'prob_lost job': [0.3, 0.1], 'prob_career change': [0.2, 0.1],
-                       'prob_current job': [0.5, 0.8]})
+    df = pd.DataFrame({'text': ['a', 'b'], 'pred': ['current job', 'current job'], 'prob_lost job': [0.3, 0.1],
+                       'prob_career change': [0.2, 0.1], 'prob_current job': [0.5, 0.8]})
     out = decide_with_costs(df, C, CLASSES)
-    assert list(out.pred) == ['lost job', 'current job']
-    assert list(out.pred_most_probable) == ['current job', 'current job']
+    assert list(out.pred_min_cost) == ['lost job', 'current job']
+    assert list(out.pred) == ['current job', 'current job']
     np.testing.assert_allclose(out.expected_cost, [0.7, 0.6])
-    assert list(df.columns) == ['text', 'prob_lost job', 'prob_career change', 'prob_current job']
+    assert 'pred_min_cost' not in df.columns
     with pytest.raises(CostMatrixError, match='model.predict'):
         decide_with_costs(df.drop(columns='prob_lost job'), C, CLASSES)
 
