@@ -1,10 +1,16 @@
 """SemEval-2014 restaurants, topic classes, from 110 labels: ULMFiT vs TF-IDF + logistic regression vs majority class.
 
 Per seed: 110 sentences drawn stratified from the official training split are the labelled set; the rest of that
-split plus Yelp review texts form the unlabelled pool (language-model fine-tuning only); every method is scored on
-the official test split. Prints a markdown table (mean ± standard deviation over seeds) and writes JSON.
+split plus Yelp review texts form the unlabelled pool (language-model stage only); every method is scored on the
+official test split. Prints a markdown table (mean ± standard deviation over seeds) and writes JSON.
 
-    nice -n 10 python bench/bench_semeval.py --seeds 3 --pool-size 2000 --out bench/results/semeval.json
+The language-model stage sees texts, never labels, and the 110 labelled sentences plus the rest of the split are the
+whole training split whatever the seed; so by default (`--lm-once`) the AWD-LSTM language model is trained once on
+all training-split sentences plus the Yelp texts, saved, and each seed's classifier starts from it (`pretrained=` that
+folder, no further LM epochs). `--lm-per-seed` instead runs `train_model` end to end per seed, as `reviewclf train`
+does (slower by the number of seeds).
+
+    nice -n 10 python bench/bench_semeval.py --seeds 3 --pool-size 3000 --out bench/results/semeval.json
 """
 import argparse
 import json
@@ -54,14 +60,18 @@ def load_yelp_texts():
     return df['text'].dropna().astype(str).tolist()
 
 
-def draw(train, yelp, n_labelled, pool_size, seed):
-    "The labelled draw and the unlabelled pool for one seed."
+def yelp_part(train, yelp, n_labelled, pool_size):
+    "Yelp texts in the pool: all of them, or a fixed random subsample so the pool has `pool_size` texts."
+    if pool_size is None: return yelp
+    n = max(0, pool_size - (len(train) - n_labelled))
+    rng = np.random.default_rng(0)
+    return [yelp[i] for i in sorted(rng.choice(len(yelp), min(n, len(yelp)), replace=False))]
+
+
+def draw(train, yelp, n_labelled, seed):
+    "The labelled draw and the unlabelled pool (rest of the split, then Yelp) for one seed."
     lab, rest = train_test_split(train, train_size=n_labelled, stratify=train['label'], random_state=seed)
-    pool = rest['text'].tolist() + yelp
-    if pool_size is not None and pool_size < len(pool):
-        rng = np.random.default_rng(seed)
-        pool = [pool[i] for i in sorted(rng.choice(len(pool), pool_size, replace=False))]
-    return lab.reset_index(drop=True), pool
+    return lab.reset_index(drop=True), rest['text'].tolist() + yelp
 
 
 def scores(y, pred):
@@ -90,13 +100,28 @@ def run_tfidf(lab, pool, test, args, seed):
     return clf.predict(vec.transform(test['text']))
 
 
+def shared_lm(texts, args):
+    "Train the language model once on `texts`; returns its folder."
+    from reviewclf.lm import fine_tune_lm
+    kw = dict(size=args.size, pretrained=args.pretrained, seed=0)
+    if args.lm_epochs is not None: kw['epochs'] = args.lm_epochs
+    t0 = time.perf_counter()
+    lm = fine_tune_lm(texts, quiet=True, **kw)
+    folder = Path(args.work)/'semeval_lm'
+    lm.save(folder)
+    print(f'language model: {lm} in {time.perf_counter() - t0:.0f} s, saved to {folder}', flush=True)
+    return folder, dict(seconds=round(time.perf_counter() - t0, 1), ppl_before=lm.ppl_before, ppl_after=lm.ppl_after)
+
+
 def run_ulmfit(lab, pool, test, args, seed):
     from reviewclf.classifier import TrainConfig, train_model
-    kw = dict(size=args.size, pretrained=args.pretrained, seed=seed)
+    kw = dict(size=args.size, pretrained=args.pretrained, seed=seed, verbose=False)
+    if args.lm_dir is not None: kw.update(pretrained=str(args.lm_dir), lm_epochs=0)
+    elif args.lm_epochs is not None: kw['lm_epochs'] = args.lm_epochs
     if args.epochs is not None: kw['epochs'] = args.epochs
-    if args.lm_epochs is not None: kw['lm_epochs'] = args.lm_epochs
     if args.class_weights is not None: kw['class_weights'] = None if args.class_weights == 'none' else args.class_weights
-    model = train_model(lab, TrainConfig(**kw), unlabelled=pool)
+    # valid_df=lab: train on all 110 like the baselines (nothing is selected on the validation rows).
+    model = train_model(lab, TrainConfig(**kw), valid_df=lab, unlabelled=None if args.lm_dir is not None else pool)
     probs = model.predict_proba(test['text'].tolist())
     return np.asarray(model.classes, dtype=object)[probs.argmax(1)]
 
@@ -121,7 +146,11 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, default=3, help='number of seeds (draws of the 110 labels), from 0 (default: 3)')
     p.add_argument('--n-labelled', type=int, default=110, help='labelled sentences per draw (default: 110)')
     p.add_argument('--pool-size', type=int, default=None,
-                   help='subsample the unlabelled pool (rest of train + Yelp 10k) to this many texts, for speed')
+                   help='unlabelled pool size: the rest of the training split plus a random Yelp subsample filling '
+                        'up to this many texts, for speed (default: all 10k Yelp texts)')
+    p.add_argument('--lm-per-seed', dest='lm_once', action='store_false',
+                   help='fine-tune the language model inside train_model for every seed (default: once, shared)')
+    p.add_argument('--work', default='bench/results/work', help='folder for the shared language model')
     p.add_argument('--no-yelp', action='store_true', help='pool = rest of the training split only')
     p.add_argument('--pretrained', default='none', help='none, wt103, or a local language-model folder (default: none)')
     p.add_argument('--size', default='small', choices=['small', 'full'])
@@ -136,12 +165,15 @@ def main(argv=None):
     methods = [short[m.strip()] for m in args.methods.split(',')]
 
     train, test = load_semeval()
-    yelp = [] if args.no_yelp else load_yelp_texts()
+    yelp = [] if args.no_yelp else yelp_part(train, load_yelp_texts(), args.n_labelled, args.pool_size)
     print(f'SemEval-2014 restaurants: {len(train)} train, {len(test)} test sentences; '
           f'Yelp texts: {len(yelp)}; classes: {sorted(train.label.unique())}', flush=True)
     results = {m: [] for m in methods}
+    args.lm_dir, lm_info = None, None
+    if 'ULMFiT (AWD-LSTM)' in methods and args.lm_once:
+        args.lm_dir, lm_info = shared_lm(train['text'].tolist() + yelp, args)
     for seed in range(args.seeds):
-        lab, pool = draw(train, yelp, args.n_labelled, args.pool_size, seed)
+        lab, pool = draw(train, yelp, args.n_labelled, seed)
         print(f'\nseed {seed}: {len(lab)} labelled {lab.label.value_counts().to_dict()}, pool {len(pool)} texts', flush=True)
         for m in methods:
             t0 = time.perf_counter()
@@ -153,9 +185,9 @@ def main(argv=None):
     print('\n' + table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    setup = {k: v for k, v in vars(args).items() if k != 'out'}
-    setup.update(n_train_split=len(train), n_test=len(test), n_yelp=len(yelp), python=platform.python_version(),
-                 cpus=os.cpu_count())
+    setup = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != 'out'}
+    setup.update(n_train_split=len(train), n_test=len(test), n_yelp_in_pool=len(yelp), shared_lm=lm_info,
+                 python=platform.python_version(), cpus=os.cpu_count())
     out.write_text(json.dumps(dict(setup=setup, results=results, table=table), indent=2))
     print(f'\nwritten to {out}')
 

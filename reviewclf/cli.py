@@ -10,14 +10,14 @@ __all__ = ['FEATURE_MODULES', 'add_train_options', 'read_class_weights', 'class_
            'train_command', 'check_model_dir', 'restore_columns', 'predict_frame', 'predict_command', 'demo_command',
            'add_core_commands', 'add_feature_commands', 'build_parser', 'main']
 
-# %% ../nbs/10_cli.ipynb #e0519b52
+# %% ../nbs/10_cli.ipynb #ce6c753f
 import argparse
 import importlib
 import json
 import sys
 from pathlib import Path
 
-# %% ../nbs/10_cli.ipynb #b8d54dfe
+# %% ../nbs/10_cli.ipynb #f33754e2
 def add_train_options(parser: argparse.ArgumentParser): # parser or subcommand parser to extend
     "Add the model and training options shared by `train`, `demo` and `evaluate`."
     g = parser.add_argument_group('model and training')
@@ -34,9 +34,10 @@ def add_train_options(parser: argparse.ArgumentParser): # parser or subcommand p
     g.add_argument('--class-weights', metavar='auto|none|FILE', help=(
         'weighted loss: auto (from label counts), none, or a CSV with columns label,weight'))
     g.add_argument('--bs', type=int, help='batch size')
+    g.add_argument('--quiet', action='store_true', help='no progress bars or training tables, only the summary')
     return parser
 
-# %% ../nbs/10_cli.ipynb #4d24ec99
+# %% ../nbs/10_cli.ipynb #f7cb1b5e
 def read_class_weights(path, # CSV file with columns `label,weight`
                       ) -> dict:
     "Read a class-weight file into `{label: weight}`."
@@ -52,7 +53,7 @@ def read_class_weights(path, # CSV file with columns `label,weight`
         raise ValueError(f"{path}: every weight must be a positive number; fix rows {list(df.index[w.isna() | (w <= 0)])}")
     return dict(zip(df['label'], w.astype(float)))
 
-# %% ../nbs/10_cli.ipynb #3160adf6
+# %% ../nbs/10_cli.ipynb #f88a0f8f
 def class_weight_list(weights: dict, # `{label: weight}` from `read_class_weights`
                       classes, # the model's classes, in its order
                      ) -> list:
@@ -64,7 +65,7 @@ def class_weight_list(weights: dict, # `{label: weight}` from `read_class_weight
                          f"give one row per class of {list(classes)}")
     return [float(weights[c]) for c in classes]
 
-# %% ../nbs/10_cli.ipynb #fefb9bf7
+# %% ../nbs/10_cli.ipynb #36f30559
 _TRAIN_OPTIONS = ('pretrained', 'size', 'backbone', 'seed', 'epochs', 'lm_epochs', 'bs')
 
 def config_from_args(args: argparse.Namespace, # options parsed with `add_train_options`
@@ -73,6 +74,7 @@ def config_from_args(args: argparse.Namespace, # options parsed with `add_train_
     "Build a `TrainConfig` from command-line options; unset options keep the config's defaults."
     from reviewclf.classifier import TrainConfig
     kw = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k, None) is not None}
+    if getattr(args, 'quiet', False): kw['verbose'] = False
     cw = getattr(args, 'class_weights', None)
     if cw == 'none': kw['class_weights'] = None
     elif cw == 'auto': kw['class_weights'] = 'auto'
@@ -81,7 +83,7 @@ def config_from_args(args: argparse.Namespace, # options parsed with `add_train_
         kw['class_weights'] = class_weight_list(w, classes) if classes is not None else w
     return TrainConfig(**kw)
 
-# %% ../nbs/10_cli.ipynb #4eec1b8f
+# %% ../nbs/10_cli.ipynb #a1f4f5c5
 def read_training_data(data, # CSV/TSV with texts and labels (empty label: unlabelled)
                        text_col='text', # name of the text column
                        label_col='label', # name of the label column
@@ -100,7 +102,7 @@ def read_training_data(data, # CSV/TSV with texts and labels (empty label: unlab
         pool += list(extra['text'])
     return df[has_label].reset_index(drop=True), pool
 
-# %% ../nbs/10_cli.ipynb #afff1506
+# %% ../nbs/10_cli.ipynb #c151ba7f
 def classification_scores(labels, # true labels
                           preds, # predicted labels
                          ) -> dict:
@@ -109,7 +111,7 @@ def classification_scores(labels, # true labels
     return dict(accuracy=float(accuracy_score(labels, preds)),
                 macro_f1=float(f1_score(labels, preds, average='macro', zero_division=0)))
 
-# %% ../nbs/10_cli.ipynb #3a5763ef
+# %% ../nbs/10_cli.ipynb #23a6bd17
 def format_table(rows, # sequence of rows (sequences of cells)
                  header=None, # optional column titles
                 ) -> str:
@@ -121,7 +123,7 @@ def format_table(rows, # sequence of rows (sequences of cells)
     if header: lines.insert(1, '  '.join('-' * w for w in widths))
     return '\n'.join(lines)
 
-# %% ../nbs/10_cli.ipynb #1374f076
+# %% ../nbs/10_cli.ipynb #1dd3ddb1
 def update_metrics_json(path, # JSON file to create or extend
                         **kwargs, # entries to add or replace
                        ) -> dict:
@@ -132,7 +134,7 @@ def update_metrics_json(path, # JSON file to create or extend
     path.write_text(json.dumps(metrics, indent=2))
     return metrics
 
-# %% ../nbs/10_cli.ipynb #0818868a
+# %% ../nbs/10_cli.ipynb #da7b7355
 def train_summary(model, # trained model (has `.classes`)
                   train_df, valid_df, # labelled rows used to train and to validate
                   scores, # `classification_scores` on `valid_df`
@@ -148,7 +150,7 @@ def train_summary(model, # trained model (has `.classes`)
     files = [['model folder', out], ['metrics', out/'metrics.json'], ['loss plot', out/'losses.png']]
     return '\n'.join(lines + ['', format_table(files)])
 
-# %% ../nbs/10_cli.ipynb #96a5b9a8
+# %% ../nbs/10_cli.ipynb #e48e1a86
 def train_command(args):
     "Handler of `reviewclf train`."
     from reviewclf.data import stratified_split
@@ -163,11 +165,10 @@ def train_command(args):
     pred = model.predict(list(valid_df['text']))['pred']
     scores = classification_scores(valid_df['label'], pred)
     counts = {c: int(n) for c, n in labelled['label'].value_counts().items()}
-    update_metrics_json(out/'metrics.json', valid_accuracy=scores['accuracy'], valid_macro_f1=scores['macro_f1'],
-                        n_train=len(train_df), n_valid=len(valid_df), n_unlabelled=len(pool), label_counts=counts)
+    update_metrics_json(out/'metrics.json', label_counts=counts, data=str(args.data), unlabeled=args.unlabeled)
     print(train_summary(model, train_df, valid_df, scores, out))
 
-# %% ../nbs/10_cli.ipynb #3e151b54
+# %% ../nbs/10_cli.ipynb #9d82a5ec
 def check_model_dir(path) -> Path:
     "Fail with a message naming `reviewclf train` if `path` is not a model folder."
     path = Path(path)
@@ -176,7 +177,7 @@ def check_model_dir(path) -> Path:
                                 f"train one with `reviewclf train DATA --out {path}`")
     return path
 
-# %% ../nbs/10_cli.ipynb #48e07c7c
+# %% ../nbs/10_cli.ipynb #d45bf153
 def restore_columns(out, # frame from `read_reviews` or `model.predict`
                     text_col='text', # the input's name for the text column
                     label_col=None, # the input's name for the label column, or None if it was not read as labels
@@ -188,7 +189,7 @@ def restore_columns(out, # frame from `read_reviews` or `model.predict`
     renames.update(orig_label='label')
     return out.rename(columns={k: v for k, v in renames.items() if k in out.columns})
 
-# %% ../nbs/10_cli.ipynb #840880e0
+# %% ../nbs/10_cli.ipynb #088f3ec6
 def predict_frame(model, # trained model
                   df, # frame from `read_reviews` (column `text`)
                   costs=None, # optional cost-matrix CSV: adds `pred_min_cost`
@@ -203,7 +204,7 @@ def predict_frame(model, # trained model
         out['pred_min_cost'] = np.asarray(model.classes, dtype=object)[np.asarray(idx)]
     return out
 
-# %% ../nbs/10_cli.ipynb #a179fcea
+# %% ../nbs/10_cli.ipynb #7254dcfb
 def predict_command(args):
     "Handler of `reviewclf predict`."
     from reviewclf.data import read_reviews
@@ -218,7 +219,7 @@ def predict_command(args):
     print(format_table(rows, header=['predicted class', 'rows', 'share']))
     print(f'\n{len(out)} predictions written to {args.out}')
 
-# %% ../nbs/10_cli.ipynb #7aa6d399
+# %% ../nbs/10_cli.ipynb #55f6c628
 def demo_command(args):
     "Handler of `reviewclf demo`."
     from reviewclf.data import demo_reviews, demo_pool_labels, stratified_split
@@ -251,13 +252,13 @@ def demo_command(args):
     print(format_table(rows, header=['class', 'reviews', 'predicted share', 'true share']))
     print(f'\nwritten to {out}: model/, test_predictions.csv, pool_predictions.csv, summary.json')
 
-# %% ../nbs/10_cli.ipynb #c7f8779a
+# %% ../nbs/10_cli.ipynb #acc5f2ad
 def _add_data_options(p, label=True):
     p.add_argument('--text-col', default='text', help='column with the review text (default: text)')
     if label: p.add_argument('--label-col', default='label', help='column with the labels (default: label)')
     p.add_argument('--encoding', default='utf-8', help='file encoding, e.g. latin-1 or cp1252 (default: utf-8)')
 
-# %% ../nbs/10_cli.ipynb #b89d6790
+# %% ../nbs/10_cli.ipynb #7d21c1bf
 def add_core_commands(subparsers):
     "Register `train`, `predict` and `demo`."
     fmt = argparse.RawDescriptionHelpFormatter
@@ -289,7 +290,7 @@ def add_core_commands(subparsers):
     add_train_options(d)
     d.set_defaults(func=demo_command)
 
-# %% ../nbs/10_cli.ipynb #1be7e790
+# %% ../nbs/10_cli.ipynb #eb238c82
 FEATURE_MODULES = ('data', 'evaluate', 'quantify', 'pretrain')
 
 def add_feature_commands(subparsers, modules=FEATURE_MODULES):
@@ -301,7 +302,7 @@ def add_feature_commands(subparsers, modules=FEATURE_MODULES):
             continue
         if hasattr(mod, 'add_cli'): mod.add_cli(subparsers)
 
-# %% ../nbs/10_cli.ipynb #2cdd774f
+# %% ../nbs/10_cli.ipynb #31cde59c
 def build_parser() -> argparse.ArgumentParser:
     "The `reviewclf` parser with every available subcommand."
     from reviewclf import __version__
@@ -313,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_feature_commands(sub)
     return parser
 
-# %% ../nbs/10_cli.ipynb #571155f9
+# %% ../nbs/10_cli.ipynb #5e128e16
 def main(argv=None, # arguments (default: `sys.argv[1:]`)
         ) -> int:
     "Run the `reviewclf` command line; returns the exit code."
@@ -328,6 +329,6 @@ def main(argv=None, # arguments (default: `sys.argv[1:]`)
         return 2
     return rc if isinstance(rc, int) else 0
 
-# %% ../nbs/10_cli.ipynb #84efa543
+# %% ../nbs/10_cli.ipynb #b0c4fca4
 # A notebook kernel is also `__main__`; only `python -m reviewclf.cli` has a `__file__`.
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

@@ -43,8 +43,9 @@ def test_train_writes_model_folder(model_dir, capsys):
         assert (model_dir/f).is_file(), f
     import json
     metrics = json.loads((model_dir/'metrics.json').read_text())
-    assert 0 <= metrics['valid_accuracy'] <= 1
+    assert 0 <= metrics['accuracy'] <= 1
     assert metrics['n_unlabelled'] == 10
+    assert sum(metrics['label_counts'].values()) == 36
 
 
 def test_predict_keeps_rows_order_and_columns(model_dir, reviews_csv, tmp_path, capsys):
