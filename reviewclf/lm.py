@@ -9,26 +9,27 @@ __all__ = ['ARCH_KEYS', 'WT103_HOST', 'seed_everything', 'lm_config', 'clas_conf
            'save_weights', 'load_weights', 'save_lm', 'load_lm', 'pretrained_lm', 'lm_dataloaders', 'lm_learner',
            'LMResult', 'fine_tune_lm', 'generate']
 
-# %% ../nbs/01_lm.ipynb #9abab106
+# %% ../nbs/01_lm.ipynb #23628d25
 import json, os, pickle, random, socket
 from contextlib import ExitStack
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from fastai.basics import CrossEntropyLossFlat, Datasets, Perplexity, accuracy
 from fastai.callback.progress import ProgressCallback  # noqa: F401 (adds progress bars to every Learner)
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401 (patches Learner.fit_one_cycle)
 from fastai.text.core import WordTokenizer, tokenize_texts
 from fastai.text.data import LMDataLoader, Numericalize, make_vocab
-from fastai.text.learner import LMLearner, clean_raw_keys, decode_spec_tokens, match_embeds
+from fastai.text.learner import LMLearner, clean_raw_keys, decode_spec_tokens, load_ignore_keys, match_embeds
 from fastai.text.models.awdlstm import AWD_LSTM, awd_lstm_lm_config, awd_lstm_clas_config, awd_lstm_lm_split
 from fastai.text.models.core import get_language_model
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 
-# %% ../nbs/01_lm.ipynb #ca918d6c
+# %% ../nbs/01_lm.ipynb #3b144570
 def seed_everything(seed:int): # the seed for python, numpy and torch
     "Seed every random generator a training run draws from."
     random.seed(seed)
@@ -38,7 +39,7 @@ def seed_everything(seed:int): # the seed for python, numpy and torch
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
 
-# %% ../nbs/01_lm.ipynb #ba58608c
+# %% ../nbs/01_lm.ipynb #ca46b7ee
 _SIZES = {'small': dict(emb_sz=128, n_hid=256, n_layers=2), 'full': dict(emb_sz=400, n_hid=1152, n_layers=3)}
 ARCH_KEYS = ('emb_sz', 'n_hid', 'n_layers')
 
@@ -52,17 +53,17 @@ def clas_config(size:str='small'): # 'small' or 'full'
     if size not in _SIZES: raise ValueError(f"size must be one of {list(_SIZES)}, got {size!r}")
     return dict(awd_lstm_clas_config, **_SIZES[size])
 
-# %% ../nbs/01_lm.ipynb #f6d043e9
+# %% ../nbs/01_lm.ipynb #d80e055a
 def size_of(config:dict): # arch settings with emb_sz, n_hid, n_layers
     "The size name matching `config`'s shape, or None."
     return next((k for k, v in _SIZES.items() if all(config.get(a) == v[a] for a in ARCH_KEYS)), None)
 
-# %% ../nbs/01_lm.ipynb #3131cb72
+# %% ../nbs/01_lm.ipynb #d9ddd020
 def tokenize(texts): # an iterable of strings
     "Tokenise `texts` with fastai's default tokenizer and rules, in order."
     return list(tokenize_texts([str(t) for t in texts], n_workers=0, tok=WordTokenizer()))
 
-# %% ../nbs/01_lm.ipynb #a1fa4070
+# %% ../nbs/01_lm.ipynb #570aaad2
 def make_lm_vocab(tokens, # list of token lists
                   pre_vocab=None, # the pre-trained LM's vocabulary, kept first and in order
                   max_vocab:int=60000, # at most this many tokens (beyond the pre-trained ones)
@@ -74,7 +75,7 @@ def make_lm_vocab(tokens, # list of token lists
     extra = [w for w in vocab if w not in known and not w.startswith('xxfake')]
     return list(pre_vocab) + extra[:max(0, max_vocab - len(pre_vocab))]
 
-# %% ../nbs/01_lm.ipynb #2ced0cc6
+# %% ../nbs/01_lm.ipynb #516f58de
 def save_weights(model, fname): # a torch module; the .safetensors file to write
     "Save `model`'s weights to `fname` (safetensors), storing shared tensors once."
     tensors, aliases, seen = {}, {}, {}
@@ -92,7 +93,7 @@ def load_weights(fname): # a file written by `save_weights`
     for k, src in json.loads(meta.get('aliases', '{}')).items(): sd[k] = sd[src]
     return sd
 
-# %% ../nbs/01_lm.ipynb #8906f867
+# %% ../nbs/01_lm.ipynb #70948b6b
 def _as_model(learn_or_model): return getattr(learn_or_model, 'model', learn_or_model)
 
 def save_lm(learn_or_model, # an LM `Learner` or its model
@@ -108,7 +109,7 @@ def save_lm(learn_or_model, # an LM `Learner` or its model
     save_weights(_as_model(learn_or_model), path/'lm.safetensors')
     return path
 
-# %% ../nbs/01_lm.ipynb #d723db37
+# %% ../nbs/01_lm.ipynb #2a698bdd
 def _arch(cfg): return {k: v for k, v in cfg.items() if k in awd_lstm_lm_config}
 
 def load_lm(path): # a folder written by `save_lm`
@@ -122,7 +123,7 @@ def load_lm(path): # a folder written by `save_lm`
     model.load_state_dict(load_weights(path/'lm.safetensors'))
     return model, vocab, cfg
 
-# %% ../nbs/01_lm.ipynb #5275636d
+# %% ../nbs/01_lm.ipynb #1d195492
 WT103_HOST = 's3.amazonaws.com'  # where fastai's WikiText-103 weights live
 
 def _online(host:str=WT103_HOST, port:int=443, timeout:float=3.):
@@ -132,7 +133,7 @@ def _online(host:str=WT103_HOST, port:int=443, timeout:float=3.):
         with socket.create_connection((host, port), timeout=timeout): return True
     except OSError: return False
 
-# %% ../nbs/01_lm.ipynb #aae012cd
+# %% ../nbs/01_lm.ipynb #4828bb20
 _OTHER_OPTIONS = ("use pretrained='none' (train the language model from scratch; CLI: --pretrained none) or "
                   "pretrained=PATH to a local LM folder (config.json, vocab.json, lm.safetensors, written by save_lm "
                   "or `reviewclf pretrain`) or to fastai's .pth weights with their .pkl vocabulary")
@@ -147,7 +148,7 @@ def _wt103(host=WT103_HOST):
     d = untar_data(_model_meta[AWD_LSTM]['url'], c_key='model')
     return _read_fastai_pair(next(d.glob('*.pth')), next(d.glob('*.pkl')))
 
-# %% ../nbs/01_lm.ipynb #31034cbf
+# %% ../nbs/01_lm.ipynb #87943766
 def _read_fastai_pair(pth, pkl):
     "Weights, vocab and arch settings from fastai's .pth + .pkl pair."
     sd = torch.load(pth, map_location='cpu', weights_only=True)
@@ -156,10 +157,10 @@ def _read_fastai_pair(pth, pkl):
     sd = clean_raw_keys(sd)
     n_layers = len({k.split('.')[2] for k in sd if k.startswith('0.rnns.')})
     cfg = dict(awd_lstm_lm_config, emb_sz=sd['0.encoder.weight'].shape[1], n_layers=n_layers,
-               n_hid=sd['0.rnns.0.module.weight_hh_l0'].shape[1] if n_layers > 1 else sd['0.encoder.weight'].shape[1])
+               n_hid=sd['0.rnns.0.module.weight_ih_l0'].shape[0] // 4)
     return sd, vocab, cfg
 
-# %% ../nbs/01_lm.ipynb #dc4a287e
+# %% ../nbs/01_lm.ipynb #1953b42e
 def pretrained_lm(pretrained:str='none'): # 'none', 'wt103' or a PATH
     "Resolve `pretrained` to (state_dict, vocab, arch config), or Nones for 'none'."
     if pretrained in (None, 'none'): return None, None, None
@@ -175,7 +176,7 @@ def pretrained_lm(pretrained:str='none'): # 'none', 'wt103' or a PATH
                                 "nor a fastai .pth file with its .pkl vocabulary beside it; " + _OTHER_OPTIONS)
     return _read_fastai_pair(pth, pkl)
 
-# %% ../nbs/01_lm.ipynb #c028e855
+# %% ../nbs/01_lm.ipynb #547ae153
 def lm_dataloaders(tokens, # list of token lists
                    vocab, # the LM vocabulary
                    bs:int=32, seq_len:int=72, valid_pct:float=0.1, seed:int=0):
@@ -189,21 +190,24 @@ def lm_dataloaders(tokens, # list of token lists
     bs = max(1, min(bs, sum(len(tokens[i]) for i in splits[1]) // (seq_len + 1)))
     return dsets.dataloaders(bs=bs, seq_len=seq_len, dl_type=LMDataLoader, num_workers=0)
 
-# %% ../nbs/01_lm.ipynb #02619a01
+# %% ../nbs/01_lm.ipynb #9c2b5483
 def lm_learner(dls, vocab, config:dict, drop_mult:float=0.5, wgts=None, old_vocab=None):
     "An AWD-LSTM `LMLearner`, starting from `wgts` (matched from `old_vocab`) when given."
     model = get_language_model(AWD_LSTM, len(vocab), config=_arch(config), drop_mult=drop_mult)
     if wgts is not None:
-        model.load_state_dict(match_embeds(dict(wgts), old_vocab, vocab))
+        wgts = match_embeds(dict(wgts), old_vocab, vocab)
+        # fastai's own files may name tensors differently: then load them in order, as fastai does
+        if set(wgts) == set(model.state_dict()): model.load_state_dict(wgts)
+        else: load_ignore_keys(model, wgts)
     return LMLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_lm_split,
                      metrics=[accuracy, Perplexity()])
 
-# %% ../nbs/01_lm.ipynb #5da38211
+# %% ../nbs/01_lm.ipynb #a93e607f
 class LMResult:
     "A fine-tuned language model with its vocabulary, settings and perplexities."
-    def __init__(self, learn, vocab, config, ppl_before, ppl_after):
+    def __init__(self, learn, vocab, config, ppl_before, ppl_after, history=None):
         self.learn, self.vocab, self.config = learn, vocab, config
-        self.ppl_before, self.ppl_after = ppl_before, ppl_after
+        self.ppl_before, self.ppl_after, self.history = ppl_before, ppl_after, history
     @property
     def model(self): return self.learn.model
     @property
@@ -212,7 +216,12 @@ class LMResult:
     def __repr__(self): return (f"LMResult(vocab={len(self.vocab)}, size={size_of(self.config)}, "
                                 f"perplexity {self.ppl_before:.1f} -> {self.ppl_after:.1f})")
 
-# %% ../nbs/01_lm.ipynb #15ecdc44
+# %% ../nbs/01_lm.ipynb #122f419a
+def _epoch_rows(learn, stage):
+    names = learn.recorder.metric_names[1:-1]
+    return [dict(stage=stage, **{n: float(v) for n, v in zip(names, vals)}) for vals in learn.recorder.values]
+
+# %% ../nbs/01_lm.ipynb #c9431d78
 def fine_tune_lm(texts=None, # the texts (labelled and unlabelled); or pass `tokens`
                  size:str='small', # 'small' or 'full'; must match the pre-trained weights
                  pretrained='none', # 'none', 'wt103' or a PATH
@@ -221,7 +230,7 @@ def fine_tune_lm(texts=None, # the texts (labelled and unlabelled); or pass `tok
                  bs:int=32, seq_len:int=72, drop_mult:float=0.5,
                  max_vocab:int=60000, min_freq:int=2, seed:int=0, valid_pct:float=0.1,
                  tokens=None, # already tokenised texts
-                 quiet:bool=False): # no progress bars and logs
+                 quiet:bool=False): # no progress bars and logs (`.history` keeps the table)
     "Fine-tune (or train) an AWD-LSTM language model on `texts`; returns an `LMResult`."
     seed_everything(seed)
     if tokens is None: tokens = tokenize(texts)
@@ -239,33 +248,39 @@ def fine_tune_lm(texts=None, # the texts (labelled and unlabelled); or pass `tok
     with ExitStack() as stack:
         if quiet: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
         ppl_before = float(learn.validate()[-1])
+        rows = []
         if wgts is not None and epochs > 0:
             learn.freeze()
             learn.fit_one_cycle(1, lr * 10)
+            rows += _epoch_rows(learn, 'frozen')
             epochs -= 1
         learn.unfreeze()
-        if epochs > 0: learn.fit_one_cycle(epochs, lr)
+        if epochs > 0:
+            learn.fit_one_cycle(epochs, lr)
+            rows += _epoch_rows(learn, 'all layers')
         ppl_after = float(learn.validate()[-1])
-    return LMResult(learn, vocab, config, ppl_before, ppl_after)
+    return LMResult(learn, vocab, config, ppl_before, ppl_after, pd.DataFrame(rows))
 
-# %% ../nbs/01_lm.ipynb #8e5a69af
+# %% ../nbs/01_lm.ipynb #ddafaef9
 def generate(model, vocab, # an LM and its vocabulary
              prompt:str, # the start of the text
              n_words:int=20, # tokens to add
              temperature:float=0.75, # below 1 favours likely words
              seed:int=None): # seed for the sampling
-    "Continue `prompt` with `n_words` tokens sampled from the language model."
+    "Continue `prompt` with up to `n_words` tokens sampled from the LM, stopping where a new text would start."
     if seed is not None: torch.manual_seed(seed)
     o2i = {w: i for i, w in enumerate(vocab)}
     ids = [o2i.get(t, 0) for t in tokenize([prompt])[0]]
     model.eval(); model[0].reset()
     dev = next(model.parameters()).device
-    unk = o2i.get('xxunk', 0)
+    unk, bos = o2i.get('xxunk', 0), o2i.get('xxbos', 2)
     with torch.no_grad():
         x = torch.tensor([ids], device=dev)
         for _ in range(n_words):
             logits = model(x)[0][0, -1] / temperature
             logits[unk] = -float('inf')
             nxt = torch.multinomial(logits.softmax(-1), 1).item()
-            ids.append(nxt); x = torch.tensor([[nxt]], device=dev)
+            if nxt == bos: break
+            ids.append(nxt)
+            x = torch.tensor([[nxt]], device=dev)
     return ' '.join(decode_spec_tokens([vocab[i] for i in ids[1:]]))
