@@ -9,7 +9,7 @@ __all__ = ['ARCH_KEYS', 'WT103_HOST', 'seed_everything', 'lm_config', 'clas_conf
            'save_weights', 'load_weights', 'save_lm', 'load_lm', 'pretrained_lm', 'lm_dataloaders', 'lm_learner',
            'LMResult', 'fine_tune_lm', 'generate']
 
-# %% ../nbs/01_lm.ipynb #23628d25
+# %% ../nbs/01_lm.ipynb #20e6f855
 import json, os, pickle, random, socket
 from contextlib import ExitStack
 from collections import Counter
@@ -29,7 +29,7 @@ from fastai.text.models.core import get_language_model
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 
-# %% ../nbs/01_lm.ipynb #3b144570
+# %% ../nbs/01_lm.ipynb #1971988f
 def seed_everything(seed:int): # the seed for python, numpy and torch
     "Seed every random generator a training run draws from."
     random.seed(seed)
@@ -39,7 +39,7 @@ def seed_everything(seed:int): # the seed for python, numpy and torch
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
 
-# %% ../nbs/01_lm.ipynb #ca46b7ee
+# %% ../nbs/01_lm.ipynb #dcd026ac
 _SIZES = {'small': dict(emb_sz=128, n_hid=256, n_layers=2), 'full': dict(emb_sz=400, n_hid=1152, n_layers=3)}
 ARCH_KEYS = ('emb_sz', 'n_hid', 'n_layers')
 
@@ -53,17 +53,17 @@ def clas_config(size:str='small'): # 'small' or 'full'
     if size not in _SIZES: raise ValueError(f"size must be one of {list(_SIZES)}, got {size!r}")
     return dict(awd_lstm_clas_config, **_SIZES[size])
 
-# %% ../nbs/01_lm.ipynb #d80e055a
+# %% ../nbs/01_lm.ipynb #b317f653
 def size_of(config:dict): # arch settings with emb_sz, n_hid, n_layers
     "The size name matching `config`'s shape, or None."
     return next((k for k, v in _SIZES.items() if all(config.get(a) == v[a] for a in ARCH_KEYS)), None)
 
-# %% ../nbs/01_lm.ipynb #d9ddd020
+# %% ../nbs/01_lm.ipynb #aaf30187
 def tokenize(texts): # an iterable of strings
     "Tokenise `texts` with fastai's default tokenizer and rules, in order."
     return list(tokenize_texts([str(t) for t in texts], n_workers=0, tok=WordTokenizer()))
 
-# %% ../nbs/01_lm.ipynb #570aaad2
+# %% ../nbs/01_lm.ipynb #92b6a13f
 def make_lm_vocab(tokens, # list of token lists
                   pre_vocab=None, # the pre-trained LM's vocabulary, kept first and in order
                   max_vocab:int=60000, # at most this many tokens (beyond the pre-trained ones)
@@ -75,13 +75,15 @@ def make_lm_vocab(tokens, # list of token lists
     extra = [w for w in vocab if w not in known and not w.startswith('xxfake')]
     return list(pre_vocab) + extra[:max(0, max_vocab - len(pre_vocab))]
 
-# %% ../nbs/01_lm.ipynb #516f58de
+# %% ../nbs/01_lm.ipynb #fdf7a0bb
 def save_weights(model, fname): # a torch module; the .safetensors file to write
     "Save `model`'s weights to `fname` (safetensors), storing shared tensors once."
     tensors, aliases, seen = {}, {}, {}
     for k, v in model.state_dict().items():
         key = (v.data_ptr(), tuple(v.shape), tuple(v.stride()))
-        if key in seen: aliases[k] = seen[key]; continue
+        if key in seen:
+            aliases[k] = seen[key]
+            continue
         seen[key] = k
         tensors[k] = v.detach().to('cpu').contiguous()
     save_file(tensors, str(fname), metadata={'aliases': json.dumps(aliases)})
@@ -93,7 +95,7 @@ def load_weights(fname): # a file written by `save_weights`
     for k, src in json.loads(meta.get('aliases', '{}')).items(): sd[k] = sd[src]
     return sd
 
-# %% ../nbs/01_lm.ipynb #70948b6b
+# %% ../nbs/01_lm.ipynb #0f8c050b
 def _as_model(learn_or_model): return getattr(learn_or_model, 'model', learn_or_model)
 
 def save_lm(learn_or_model, # an LM `Learner` or its model
@@ -101,7 +103,8 @@ def save_lm(learn_or_model, # an LM `Learner` or its model
             path, # folder to write
             config): # arch settings (dict) or a size name
     "Save a language model as a folder: `config.json`, `vocab.json`, `lm.safetensors`."
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
     cfg = lm_config(config) if isinstance(config, str) else dict(config)
     cfg.update(arch='awd_lstm', vocab_size=len(vocab), tokenizer='spacy', format='reviewclf-lm/1')
     (path/'config.json').write_text(json.dumps(cfg, indent=2))
@@ -109,7 +112,7 @@ def save_lm(learn_or_model, # an LM `Learner` or its model
     save_weights(_as_model(learn_or_model), path/'lm.safetensors')
     return path
 
-# %% ../nbs/01_lm.ipynb #2a698bdd
+# %% ../nbs/01_lm.ipynb #e7c0b00e
 def _arch(cfg): return {k: v for k, v in cfg.items() if k in awd_lstm_lm_config}
 
 def load_lm(path): # a folder written by `save_lm`
@@ -123,7 +126,7 @@ def load_lm(path): # a folder written by `save_lm`
     model.load_state_dict(load_weights(path/'lm.safetensors'))
     return model, vocab, cfg
 
-# %% ../nbs/01_lm.ipynb #1d195492
+# %% ../nbs/01_lm.ipynb #e017dab6
 WT103_HOST = 's3.amazonaws.com'  # where fastai's WikiText-103 weights live
 
 def _online(host:str=WT103_HOST, port:int=443, timeout:float=3.):
@@ -133,7 +136,7 @@ def _online(host:str=WT103_HOST, port:int=443, timeout:float=3.):
         with socket.create_connection((host, port), timeout=timeout): return True
     except OSError: return False
 
-# %% ../nbs/01_lm.ipynb #4828bb20
+# %% ../nbs/01_lm.ipynb #402787e9
 _OTHER_OPTIONS = ("use pretrained='none' (train the language model from scratch; CLI: --pretrained none) or "
                   "pretrained=PATH to a local LM folder (config.json, vocab.json, lm.safetensors, written by save_lm "
                   "or `reviewclf pretrain`) or to fastai's .pth weights with their .pkl vocabulary")
@@ -148,7 +151,7 @@ def _wt103(host=WT103_HOST):
     d = untar_data(_model_meta[AWD_LSTM]['url'], c_key='model')
     return _read_fastai_pair(next(d.glob('*.pth')), next(d.glob('*.pkl')))
 
-# %% ../nbs/01_lm.ipynb #87943766
+# %% ../nbs/01_lm.ipynb #02e4b5d3
 def _read_fastai_pair(pth, pkl):
     "Weights, vocab and arch settings from fastai's .pth + .pkl pair."
     sd = torch.load(pth, map_location='cpu', weights_only=True)
@@ -160,7 +163,7 @@ def _read_fastai_pair(pth, pkl):
                n_hid=sd['0.rnns.0.module.weight_ih_l0'].shape[0] // 4)
     return sd, vocab, cfg
 
-# %% ../nbs/01_lm.ipynb #1953b42e
+# %% ../nbs/01_lm.ipynb #a1fe1054
 def pretrained_lm(pretrained:str='none'): # 'none', 'wt103' or a PATH
     "Resolve `pretrained` to (state_dict, vocab, arch config), or Nones for 'none'."
     if pretrained in (None, 'none'): return None, None, None
@@ -176,7 +179,7 @@ def pretrained_lm(pretrained:str='none'): # 'none', 'wt103' or a PATH
                                 "nor a fastai .pth file with its .pkl vocabulary beside it; " + _OTHER_OPTIONS)
     return _read_fastai_pair(pth, pkl)
 
-# %% ../nbs/01_lm.ipynb #547ae153
+# %% ../nbs/01_lm.ipynb #23397f77
 def lm_dataloaders(tokens, # list of token lists
                    vocab, # the LM vocabulary
                    bs:int=32, seq_len:int=72, valid_pct:float=0.1, seed:int=0):
@@ -190,7 +193,7 @@ def lm_dataloaders(tokens, # list of token lists
     bs = max(1, min(bs, sum(len(tokens[i]) for i in splits[1]) // (seq_len + 1)))
     return dsets.dataloaders(bs=bs, seq_len=seq_len, dl_type=LMDataLoader, num_workers=0)
 
-# %% ../nbs/01_lm.ipynb #9c2b5483
+# %% ../nbs/01_lm.ipynb #200df3e1
 def lm_learner(dls, vocab, config:dict, drop_mult:float=0.5, wgts=None, old_vocab=None):
     "An AWD-LSTM `LMLearner`, starting from `wgts` (matched from `old_vocab`) when given."
     model = get_language_model(AWD_LSTM, len(vocab), config=_arch(config), drop_mult=drop_mult)
@@ -202,7 +205,7 @@ def lm_learner(dls, vocab, config:dict, drop_mult:float=0.5, wgts=None, old_voca
     return LMLearner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_lm_split,
                      metrics=[accuracy, Perplexity()])
 
-# %% ../nbs/01_lm.ipynb #a93e607f
+# %% ../nbs/01_lm.ipynb #8cad4789
 class LMResult:
     "A fine-tuned language model with its vocabulary, settings and perplexities."
     def __init__(self, learn, vocab, config, ppl_before, ppl_after, history=None):
@@ -216,12 +219,12 @@ class LMResult:
     def __repr__(self): return (f"LMResult(vocab={len(self.vocab)}, size={size_of(self.config)}, "
                                 f"perplexity {self.ppl_before:.1f} -> {self.ppl_after:.1f})")
 
-# %% ../nbs/01_lm.ipynb #122f419a
+# %% ../nbs/01_lm.ipynb #4ae75e1e
 def _epoch_rows(learn, stage):
     names = learn.recorder.metric_names[1:-1]
     return [dict(stage=stage, **{n: float(v) for n, v in zip(names, vals)}) for vals in learn.recorder.values]
 
-# %% ../nbs/01_lm.ipynb #c9431d78
+# %% ../nbs/01_lm.ipynb #db27965d
 def fine_tune_lm(texts=None, # the texts (labelled and unlabelled); or pass `tokens`
                  size:str='small', # 'small' or 'full'; must match the pre-trained weights
                  pretrained='none', # 'none', 'wt103' or a PATH
@@ -230,6 +233,7 @@ def fine_tune_lm(texts=None, # the texts (labelled and unlabelled); or pass `tok
                  bs:int=32, seq_len:int=72, drop_mult:float=0.5,
                  max_vocab:int=60000, min_freq:int=2, seed:int=0, valid_pct:float=0.1,
                  tokens=None, # already tokenised texts
+                 device=None, # 'cpu' or 'cuda'; default GPU if available
                  quiet:bool=False): # no progress bars and logs (`.history` keeps the table)
     "Fine-tune (or train) an AWD-LSTM language model on `texts`; returns an `LMResult`."
     seed_everything(seed)
@@ -243,10 +247,13 @@ def fine_tune_lm(texts=None, # the texts (labelled and unlabelled); or pass `tok
                          f"means {', '.join(f'{a}={config[a]}' for a in ARCH_KEYS)}: {fix}.")
     vocab = make_lm_vocab(tokens, old_vocab, max_vocab, min_freq)
     dls = lm_dataloaders(tokens, vocab, bs, seq_len, valid_pct, seed)
+    if device is not None: dls.to(torch.device(device))
     learn = lm_learner(dls, vocab, config, drop_mult, wgts, old_vocab)
     if lr is None: lr = 1e-2 if wgts is None else 2e-3
     with ExitStack() as stack:
-        if quiet: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
+        if quiet:
+            stack.enter_context(learn.no_bar())
+            stack.enter_context(learn.no_logging())
         ppl_before = float(learn.validate()[-1])
         rows = []
         if wgts is not None and epochs > 0:
@@ -261,7 +268,7 @@ def fine_tune_lm(texts=None, # the texts (labelled and unlabelled); or pass `tok
         ppl_after = float(learn.validate()[-1])
     return LMResult(learn, vocab, config, ppl_before, ppl_after, pd.DataFrame(rows))
 
-# %% ../nbs/01_lm.ipynb #ddafaef9
+# %% ../nbs/01_lm.ipynb #f19abaaa
 def generate(model, vocab, # an LM and its vocabulary
              prompt:str, # the start of the text
              n_words:int=20, # tokens to add
@@ -271,7 +278,8 @@ def generate(model, vocab, # an LM and its vocabulary
     if seed is not None: torch.manual_seed(seed)
     o2i = {w: i for i, w in enumerate(vocab)}
     ids = [o2i.get(t, 0) for t in tokenize([prompt])[0]]
-    model.eval(); model[0].reset()
+    model.eval()
+    model[0].reset()
     dev = next(model.parameters()).device
     unk, bos = o2i.get('xxunk', 0), o2i.get('xxbos', 2)
     with torch.no_grad():
