@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['METHODS', 'METHOD_NAMES', 'RECOMMENDED', 'as_probs', 'label_index', 'prev_cc', 'prev_pcc', 'crisp_rates',
-           'soft_rates', 'adjust', 'prev_acc', 'prev_pacc', 'prev_em', 'estimate_prevalences', 'read_valid_preds',
-           'model_class_weights', 'bootstrap_reps', 'bootstrap_prevalences', 'plot_prevalences', 'pool_texts',
-           'quantify', 'distribution_json', 'format_table', 'quantify_command', 'add_cli']
+__all__ = ['METHODS', 'METHOD_NAMES', 'as_probs', 'label_index', 'prev_cc', 'prev_pcc', 'crisp_rates', 'soft_rates', 'adjust',
+           'prev_acc', 'prev_pacc', 'prev_em', 'estimate_prevalences', 'read_valid_preds', 'model_class_weights',
+           'bootstrap_reps', 'bootstrap_prevalences', 'plot_prevalences', 'recommend', 'pool_texts', 'quantify',
+           'distribution_json', 'format_table', 'quantify_command', 'add_cli']
 
 # %% ../nbs/06_quantify.ipynb #d9419bab
 METHODS = ('cc', 'pcc', 'acc', 'pacc', 'em')
@@ -256,12 +256,12 @@ def model_class_weights(
         return np.array([float(cw.get(c, 1.0)) for c in classes or cw])
     return np.asarray(cw, dtype=float)
 
-# %% ../nbs/06_quantify.ipynb #4a3efdc6
+# %% ../nbs/06_quantify.ipynb #05f975d9
 def _progress(it, show):
     if not show:
         return it
-    from fastprogress.fastprogress import progress_bar
-    return progress_bar(it, leave=False)
+    from tqdm.auto import tqdm  # to stderr, so it never mixes with the command's printed table
+    return tqdm(it, desc='bootstrap', leave=False)
 
 # %% ../nbs/06_quantify.ipynb #2e1623b0
 def bootstrap_reps(
@@ -304,7 +304,7 @@ def bootstrap_prevalences(
                        n_valid=0 if valid_labels is None else len(valid_labels))
     return table
 
-# %% ../nbs/06_quantify.ipynb #2412ed44
+# %% ../nbs/06_quantify.ipynb #bd1fdd8d
 def plot_prevalences(
     table, # output of `bootstrap_prevalences` or `quantify`
     truth=None, # optional true shares: dict class -> share, or a sequence in class order
@@ -316,7 +316,7 @@ def plot_prevalences(
     classes = list(dict.fromkeys(table['class']))
     methods = list(dict.fromkeys(table['method']))
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.2 + 1.5 * len(classes), 3.6))
+        _, ax = plt.subplots(figsize=(2.5 + 2.2 * len(classes), 4))
     width = 0.8 / len(methods)
     for i, m in enumerate(methods):
         t = table[table['method'] == m].set_index('class').loc[classes]
@@ -328,12 +328,24 @@ def plot_prevalences(
         ax.hlines(vals, np.arange(len(classes)) - 0.45, np.arange(len(classes)) + 0.45,
                   colors='black', linestyles='--', label='true share')
     ax.set_xticks(range(len(classes)), classes)
-    ax.set(ylabel='share of pool', ylim=(0, None), title=title)
-    ax.legend(fontsize='small', ncol=2)
+    ax.set(ylabel='share of pool', ylim=(0, None))
+    ax.set_title(title, fontsize='medium')
+    ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1))
+    ax.figure.tight_layout()
     return ax
 
-# %% ../nbs/06_quantify.ipynb #a394a700
-RECOMMENDED = 'pacc'
+# %% ../nbs/06_quantify.ipynb #2c33c892
+def recommend(
+    table, # output of `bootstrap_prevalences` or `quantify`
+) -> str:
+    "The adjusted method (ACC or PACC) with the narrower mean interval."
+    methods = list(dict.fromkeys(table['method']))
+    adj = table[table['method'].isin(['acc', 'pacc'])]
+    if adj.empty:
+        return next(m for m in ('em', 'pcc', 'cc') if m in methods)
+    if adj['lower'].isna().any():
+        return 'pacc' if 'pacc' in methods else 'acc'
+    return (adj['upper'] - adj['lower']).groupby(adj['method']).mean().idxmin()
 
 # %% ../nbs/06_quantify.ipynb #a36c2dc8
 def pool_texts(
@@ -377,7 +389,7 @@ def _model_and_valid(model_or_dir, valid):
         valid = valid if valid is not None else getattr(model, 'valid_preds', None)
     return model, valid
 
-# %% ../nbs/06_quantify.ipynb #91b52809
+# %% ../nbs/06_quantify.ipynb #897b797e
 def quantify(
     model_or_dir, # a trained model, or the folder written by `reviewclf train`
     pool, # the unlabelled reviews: list of texts, DataFrame, or CSV/TSV path
@@ -417,17 +429,16 @@ def quantify(
         table = est.stack().rename('share').rename_axis(['method', 'class']).reset_index()
         table['lower'], table['upper'] = np.nan, np.nan
         table.attrs.update(level=1 - alpha, n_boot=0, n_pool=len(probs), n_valid=0 if vy is None else len(vy))
-    rec = RECOMMENDED if RECOMMENDED in methods else methods[-1]
-    table.attrs.update(recommended=rec, classes=classes, unweighted=weights is not None)
+    table.attrs.update(recommended=recommend(table), classes=classes, unweighted=weights is not None)
     return table
 
-# %% ../nbs/06_quantify.ipynb #9023b970
+# %% ../nbs/06_quantify.ipynb #7e88aafc
 def distribution_json(
     table, # output of `quantify` or `bootstrap_prevalences`
     recommended=None, # method to put under "distribution"; default: table.attrs['recommended']
 ) -> dict:
     "A JSON-ready dict: class name -> share, lower, upper, per method."
-    rec = recommended or table.attrs.get('recommended') or table['method'].iloc[-1]
+    rec = recommended or table.attrs.get('recommended') or recommend(table)
     def num(x): return None if pd.isna(x) else round(float(x), 6)
     by_method = {m: {r['class']: dict(share=num(r.share), lower=num(r.lower), upper=num(r.upper))
                      for _, r in t.iterrows()} for m, t in table.groupby('method', sort=False)}
