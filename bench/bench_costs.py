@@ -5,8 +5,9 @@ score on a fixed test set: accuracy, macro-F1 and expected cost (mean cost per r
 
     REVIEWCLF_DATA=/work/shared/data nice -n 10 python bench/bench_costs.py --seeds 5
 
-Models: the library's sentence-embedding backbone (frozen MiniLM + logistic regression, `--model embeddings`) or a
-TF-IDF + logistic regression baseline (`--model tfidf`). Set REVIEWCLF_EMBED_CACHE to a folder to reuse embeddings
+Models: the library's sentence-embedding backbone (frozen MiniLM + logistic regression, `--model embeddings`), a
+TF-IDF + logistic regression baseline (`--model tfidf`), or the ULMFiT AWD-LSTM classifier (`--model awd_lstm`,
+small and without pre-training; slow on a CPU). Set REVIEWCLF_EMBED_CACHE to a folder to reuse embeddings
 between runs.
 """
 import argparse
@@ -49,12 +50,19 @@ def yelp_splits(seed, n_train=200, n_valid=100, n_test=600):
 
 
 def make_model(kind):
-    "A function (train_df, class_weights, seed) -> model with `.classes` and `.predict_proba(texts)`."
+    "A function (train_df, valid_df, class_weights, seed) -> model with `.classes` and `.predict_proba(texts)`."
     if kind == 'embeddings':
         from reviewclf.embeddings import train_embedding_model
 
-        def fit(train, class_weights, seed):
+        def fit(train, valid, class_weights, seed):
             return train_embedding_model(train, dict(seed=seed, class_weights=class_weights))
+        return fit
+    if kind == 'awd_lstm':
+        from reviewclf.classifier import TrainConfig, train_model
+
+        def fit(train, valid, class_weights, seed):
+            cfg = TrainConfig(backbone='awd_lstm', size='small', seed=seed, class_weights=class_weights, verbose=False)
+            return train_model(train, cfg, valid_df=valid)
         return fit
     if kind == 'tfidf':
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -75,10 +83,10 @@ def make_model(kind):
                 texts = texts.text.tolist() if isinstance(texts, pd.DataFrame) else list(texts)
                 return self.pipe.predict_proba(texts)
 
-        def fit(train, class_weights, seed):
+        def fit(train, valid, class_weights, seed):
             return TfidfModel(train, 'balanced' if class_weights == 'auto' else class_weights, seed)
         return fit
-    raise ValueError(f"unknown --model {kind!r}; use embeddings or tfidf")
+    raise ValueError(f"unknown --model {kind!r}; use embeddings, tfidf or awd_lstm")
 
 
 def run_one(fit, train, valid, test, costs, seed):
@@ -91,9 +99,9 @@ def run_one(fit, train, valid, test, costs, seed):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         w = weights_from_costs(C)
-    plain = fit(train, None, seed)
-    weighted = fit(train, dict(zip(classes, w)), seed)
-    balanced = fit(train, 'auto', seed)
+    plain = fit(train, valid, None, seed)
+    weighted = fit(train, valid, dict(zip(classes, w)), seed)
+    balanced = fit(train, valid, 'auto', seed)
     p_plain, p_weighted, p_balanced = (m.predict_proba(test) for m in (plain, weighted, balanced))
     T = fit_temperature(plain.predict_proba(valid), y_valid)
     p_cal = apply_temperature(p_plain, T)
@@ -132,7 +140,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--seeds', type=int, default=5, help='number of seeds (0..n-1)')
     ap.add_argument('--datasets', nargs='+', default=['demo', 'yelp'], choices=['demo', 'yelp'])
-    ap.add_argument('--model', default='embeddings', choices=['embeddings', 'tfidf'])
+    ap.add_argument('--model', default='embeddings', choices=['embeddings', 'tfidf', 'awd_lstm'],
+                    help='awd_lstm: the ULMFiT classifier (small, no pre-training); slow on a CPU')
     ap.add_argument('--power', type=int, default=1, help='Yelp costs |i-j|**power (1 or 2)')
     ap.add_argument('--yelp-train', type=int, default=200)
     ap.add_argument('--out', default=None, help='write the per-seed rows to this CSV')

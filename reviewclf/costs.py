@@ -10,7 +10,7 @@ __all__ = ['CORNER', 'CostMatrixError', 'cost_frame', 'write_costs', 'cost_templ
            'decide_with_costs', 'is_true_class_cost', 'weights_from_costs', 'reweight_probs', 'unweight_probs',
            'softmax', 'nll', 'ece', 'apply_temperature', 'fit_temperature', 'cost_scores', 'ordinal_costs']
 
-# %% ../nbs/05_costs.ipynb #e95bd69d
+# %% ../nbs/05_costs.ipynb #f7a6bc96
 import warnings
 from pathlib import Path
 
@@ -21,13 +21,13 @@ from fastai.learner import Metric
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import f1_score
 
-# %% ../nbs/05_costs.ipynb #a47f00cd
+# %% ../nbs/05_costs.ipynb #5db904e9
 CORNER = 'predicted\\true'  # first header cell of a cost CSV: rows are predictions, columns the truth
 
 class CostMatrixError(ValueError):
     "A cost matrix that does not fit the model's classes or has invalid values"
 
-# %% ../nbs/05_costs.ipynb #17745993
+# %% ../nbs/05_costs.ipynb #21dbbd12
 def cost_frame(C, # k x k costs, rows predicted, columns true
                classes, # class names in the order of `C`
               ) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def cost_frame(C, # k x k costs, rows predicted, columns true
     df.index.name, df.columns.name = 'predicted', 'true'
     return df
 
-# %% ../nbs/05_costs.ipynb #c2d83ab6
+# %% ../nbs/05_costs.ipynb #9417d6b8
 def write_costs(C, # k x k costs, rows predicted, columns true
                 classes, # class names in the order of `C`
                 path, # where to write the CSV
@@ -46,7 +46,7 @@ def write_costs(C, # k x k costs, rows predicted, columns true
     cost_frame(C, classes).to_csv(path, index_label=CORNER, float_format='%g')
     return path
 
-# %% ../nbs/05_costs.ipynb #b071d6b9
+# %% ../nbs/05_costs.ipynb #500d7903
 def cost_template(classes, # the model's classes
                   path=None, # also write it here as CSV, if given
                  ) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def cost_template(classes, # the model's classes
     if path is not None: write_costs(C, classes, path)
     return cost_frame(C, classes)
 
-# %% ../nbs/05_costs.ipynb #dc553e90
+# %% ../nbs/05_costs.ipynb #18000c9b
 def _read_costs_csv(path):
     "Read a cost CSV into a DataFrame of strings, transposing a `true\\predicted` file"
     path = Path(path)
@@ -68,7 +68,7 @@ def _read_costs_csv(path):
     if corner.startswith(('true', 'actual')): df = df.T
     return df
 
-# %% ../nbs/05_costs.ipynb #2d89108b
+# %% ../nbs/05_costs.ipynb #368f0990
 def _to_float(df):
     "Costs as floats, naming any cell that is not a number"
     vals = df.apply(pd.to_numeric, errors='coerce').to_numpy(dtype=float)
@@ -76,7 +76,7 @@ def _to_float(df):
     if bad: raise CostMatrixError(f"cost matrix cells (predicted, true) {bad[:3]} are not numbers; put a number in every cell")
     return vals
 
-# %% ../nbs/05_costs.ipynb #594ee5da
+# %% ../nbs/05_costs.ipynb #9a4f9e29
 def _check_labels(df, classes):
     "Raise naming the missing or extra labels of the rows and columns"
     for axis, labels in (('rows (predicted)', df.index), ('columns (true)', df.columns)):
@@ -87,7 +87,7 @@ def _check_labels(df, classes):
             raise CostMatrixError(f"cost matrix {axis} lack {missing} and have extra {extra}; rows and columns must be "
                                   f"exactly the model's classes {classes} (start from `cost_template(classes, path)`)")
 
-# %% ../nbs/05_costs.ipynb #1af72f45
+# %% ../nbs/05_costs.ipynb #7ca53243
 def _check_values(C, classes):
     "Raise on negative or all-zero costs, warn on a non-zero diagonal"
     if not np.isfinite(C).all(): raise CostMatrixError("cost matrix has missing or infinite costs; use finite numbers")
@@ -99,7 +99,7 @@ def _check_values(C, classes):
         warnings.warn(f"correct predictions cost {dict(zip(classes, diag.tolist()))}; usually 0. Decisions do not change if "
                       "you subtract each column's diagonal value, but expected costs include it")
 
-# %% ../nbs/05_costs.ipynb #39cf32e2
+# %% ../nbs/05_costs.ipynb #ce3080fb
 def read_costs(src, # DataFrame, dict {predicted: {true: cost}}, k x k array in `classes` order, or CSV path
                classes, # the model's classes, in its order (e.g. `model.classes`)
               ) -> np.ndarray: # C[i, j] = cost of predicting classes[i] when the truth is classes[j]
@@ -123,7 +123,7 @@ def read_costs(src, # DataFrame, dict {predicted: {true: cost}}, k x k array in 
     _check_values(C, classes)
     return C
 
-# %% ../nbs/05_costs.ipynb #3b680b10
+# %% ../nbs/05_costs.ipynb #2c554350
 def _as_index(y, classes):
     "Class indices from indices (`classes=None`) or from labels in `classes`"
     y = np.asarray(y)
@@ -133,7 +133,7 @@ def _as_index(y, classes):
     if unknown: raise CostMatrixError(f"labels {unknown[:5]} are not among the classes {list(lookup)}; check the label column")
     return np.array([lookup[str(o)] for o in y], dtype=int)
 
-# %% ../nbs/05_costs.ipynb #7287e208
+# %% ../nbs/05_costs.ipynb #bbad8c30
 def expected_cost(y_true, # true classes: indices, or labels with `classes`
                   y_pred, # predicted classes: indices, or labels with `classes`
                   C, # k x k costs, rows predicted, columns true
@@ -143,7 +143,7 @@ def expected_cost(y_true, # true classes: indices, or labels with `classes`
     C = np.asarray(C, dtype=float)
     return float(C[_as_index(y_pred, classes), _as_index(y_true, classes)].mean())
 
-# %% ../nbs/05_costs.ipynb #7a66201f
+# %% ../nbs/05_costs.ipynb #a424a37c
 class ExpectedCost(Metric):
     "Mean cost per item of the argmax predictions, as a fastai metric"
     def __init__(self, C): self.C = np.asarray(C, dtype=float)  # rows predicted, columns true
@@ -158,7 +158,7 @@ class ExpectedCost(Metric):
     @property
     def name(self): return 'expected_cost'
 
-# %% ../nbs/05_costs.ipynb #15d46c72
+# %% ../nbs/05_costs.ipynb #603e7356
 def cost_confusion(y_true, # true classes (indices, or labels with `classes`)
                    y_pred, # predicted classes (indices, or labels with `classes`)
                    k, # number of classes
@@ -169,7 +169,7 @@ def cost_confusion(y_true, # true classes (indices, or labels with `classes`)
     np.add.at(counts, (_as_index(y_pred, classes), _as_index(y_true, classes)), 1)
     return counts
 
-# %% ../nbs/05_costs.ipynb #29da0231
+# %% ../nbs/05_costs.ipynb #cbf49f63
 def _heatmap(ax, M, classes, title, fmt):
     "One annotated matrix, predictions on the rows"
     ax.imshow(M, cmap='Blues')
@@ -179,7 +179,7 @@ def _heatmap(ax, M, classes, title, fmt):
     for i, j in np.ndindex(M.shape):
         ax.text(j, i, format(M[i, j], fmt), ha='center', va='center', color='white' if M[i, j] > M.max() / 2 else 'black')
 
-# %% ../nbs/05_costs.ipynb #acc6ed7f
+# %% ../nbs/05_costs.ipynb #ecc8fc2f
 def plot_cost_confusion(y_true, # true classes (indices, or labels with `classes`)
                         y_pred, # predicted classes (indices, or labels with `classes`)
                         C, # k x k costs, rows predicted, columns true
@@ -197,7 +197,7 @@ def plot_cost_confusion(y_true, # true classes (indices, or labels with `classes
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_costs.ipynb #936093d2
+# %% ../nbs/05_costs.ipynb #ef9baacb
 def conditional_risk(probs, # (n, k) predicted probabilities
                      C, # k x k costs, rows predicted, columns true
                     ) -> np.ndarray: # (n, k): expected cost of predicting each class
@@ -207,31 +207,29 @@ def conditional_risk(probs, # (n, k) predicted probabilities
         raise CostMatrixError(f"probabilities have shape {probs.shape}; expected (n, {len(C)}) to match the {len(C)} x {len(C)} cost matrix")
     return probs @ C.T
 
-# %% ../nbs/05_costs.ipynb #2b653b09
+# %% ../nbs/05_costs.ipynb #9855be9d
 def min_cost_decision(probs, # (n, k) predicted probabilities
                       C, # k x k costs, rows predicted, columns true
                      ) -> np.ndarray: # index of the cheapest class per row
     "Class with the lowest expected cost for each row (Elkan 2001)"
     return conditional_risk(probs, C).argmin(axis=1)
 
-# %% ../nbs/05_costs.ipynb #697b7b14
+# %% ../nbs/05_costs.ipynb #fe0ab757
 def decide_with_costs(df, # predictions with `prob_<class>` columns, e.g. from `model.predict`
                       C, # k x k costs in `classes` order, rows predicted, columns true
                       classes, # the model's classes
                      ) -> pd.DataFrame:
-    "Set `pred` to the cheapest class; keep the most probable one in `pred_most_probable`"
+    "Add `pred_min_cost` (the cheapest class) and its `expected_cost`; `pred` stays the most probable"
     cols = [f'prob_{c}' for c in classes]
     missing = [c for c in cols if c not in df.columns]
     if missing: raise CostMatrixError(f"predictions lack columns {missing}; pass the output of `model.predict`")
     risk = conditional_risk(df[cols].to_numpy(), C)
     out = df.copy()
-    names = np.asarray(classes, dtype=object)
-    out['pred_most_probable'] = names[df[cols].to_numpy().argmax(1)]
-    out['pred'] = names[risk.argmin(1)]
+    out['pred_min_cost'] = np.asarray(classes, dtype=object)[risk.argmin(1)]
     out['expected_cost'] = risk.min(1)
     return out
 
-# %% ../nbs/05_costs.ipynb #48ac0ba3
+# %% ../nbs/05_costs.ipynb #225bc882
 def is_true_class_cost(C, # k x k costs, rows predicted, columns true
                       ) -> bool:
     "Whether every mistake's cost depends only on the true class (what class weights can express)"
@@ -239,7 +237,7 @@ def is_true_class_cost(C, # k x k costs, rows predicted, columns true
     off = np.where(np.eye(len(C), dtype=bool), np.nan, C)
     return bool(np.all(np.nanmax(off, axis=0) == np.nanmin(off, axis=0)))
 
-# %% ../nbs/05_costs.ipynb #54cbfe27
+# %% ../nbs/05_costs.ipynb #f1c6042e
 def weights_from_costs(C, # k x k costs, rows predicted, columns true
                       ) -> np.ndarray: # one weight per true class, mean 1
     "Class weights for a weighted loss: each true class's mean mistake cost"
@@ -251,7 +249,7 @@ def weights_from_costs(C, # k x k costs, rows predicted, columns true
                       "average mistake cost. Use `min_cost_decision` to honour the full matrix")
     return w / w.mean()
 
-# %% ../nbs/05_costs.ipynb #5b1a8e61
+# %% ../nbs/05_costs.ipynb #21db8e18
 def reweight_probs(probs, # (n, k) probabilities
                    weights, # one weight per class
                   ) -> np.ndarray:
@@ -259,7 +257,7 @@ def reweight_probs(probs, # (n, k) probabilities
     q = np.asarray(probs, dtype=float) * np.asarray(weights, dtype=float)
     return q / q.sum(axis=-1, keepdims=True)
 
-# %% ../nbs/05_costs.ipynb #6494c389
+# %% ../nbs/05_costs.ipynb #a4e0897f
 def unweight_probs(probs, # (n, k) probabilities from a model trained with class weights
                    weights, # the class weights it was trained with
                   ) -> np.ndarray:
@@ -268,7 +266,7 @@ def unweight_probs(probs, # (n, k) probabilities from a model trained with class
     if (w <= 0).any(): raise CostMatrixError(f"class weights must be > 0 to undo them, got {w.tolist()}")
     return reweight_probs(probs, 1 / w)
 
-# %% ../nbs/05_costs.ipynb #3d24c502
+# %% ../nbs/05_costs.ipynb #71487dfa
 def _log_scores(scores):
     "Logits, or log-probabilities when `scores` are rows of probabilities"
     s = np.asarray(scores, dtype=float)
@@ -278,7 +276,7 @@ def _log_scores(scores):
 
 def softmax(z): e = np.exp(z - z.max(axis=1, keepdims=True)); return e / e.sum(axis=1, keepdims=True)
 
-# %% ../nbs/05_costs.ipynb #9dd80363
+# %% ../nbs/05_costs.ipynb #1099d41c
 def nll(probs, # (n, k) probabilities
         y, # true class indices
        ) -> float:
@@ -286,7 +284,7 @@ def nll(probs, # (n, k) probabilities
     probs = np.asarray(probs, dtype=float)
     return float(-np.log(np.clip(probs[np.arange(len(probs)), np.asarray(y, dtype=int)], 1e-12, None)).mean())
 
-# %% ../nbs/05_costs.ipynb #b56d58cb
+# %% ../nbs/05_costs.ipynb #77a046f3
 def ece(probs, # (n, k) probabilities
         y, # true class indices
         n_bins=10, # equal-width confidence bins
@@ -298,14 +296,14 @@ def ece(probs, # (n, k) probabilities
     return float(sum(abs(hit[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
                      for b in np.unique(bins)))
 
-# %% ../nbs/05_costs.ipynb #4dae0311
+# %% ../nbs/05_costs.ipynb #dea5b496
 def apply_temperature(scores, # (n, k) logits or probabilities
                       T, # temperature from `fit_temperature`
                      ) -> np.ndarray: # (n, k) probabilities
     "Probabilities from `scores` with the logits divided by `T`"
     return softmax(_log_scores(scores) / T)
 
-# %% ../nbs/05_costs.ipynb #360573b2
+# %% ../nbs/05_costs.ipynb #41e022f7
 def fit_temperature(scores, # (n, k) validation logits or probabilities
                     y, # validation true class indices
                     bounds=(0.05, 20.), # range searched for T
@@ -315,7 +313,7 @@ def fit_temperature(scores, # (n, k) validation logits or probabilities
     res = minimize_scalar(lambda t: nll(softmax(z / np.exp(t)), y), bounds=np.log(bounds), method='bounded')
     return float(np.exp(res.x))
 
-# %% ../nbs/05_costs.ipynb #1104e1c9
+# %% ../nbs/05_costs.ipynb #6cf31036
 def cost_scores(y_true, # true class indices
                 y_pred, # predicted class indices
                 C, # k x k costs, rows predicted, columns true
@@ -326,7 +324,7 @@ def cost_scores(y_true, # true class indices
                 macro_f1=float(f1_score(y_true, y_pred, average='macro', labels=range(len(C)), zero_division=0)),
                 expected_cost=expected_cost(y_true, y_pred, C))
 
-# %% ../nbs/05_costs.ipynb #b03d2e85
+# %% ../nbs/05_costs.ipynb #c2c497b4
 def ordinal_costs(k, # number of ordered classes (e.g. 5 for 1-5 stars)
                   power=1, # 1: |i - j|, 2: (i - j)**2
                  ) -> np.ndarray:
