@@ -9,7 +9,7 @@ __all__ = ['SHIPPED_LM', 'detok_wiki', 'wikitext_articles', 'corpus_docs', 'nume
            'lm_batches', 'lm_loss', 'evaluate_lm', 'save_checkpoint', 'load_checkpoint', 'one_cycle_lr',
            'save_pretrained', 'fit_lm', 'pretrain', 'shipped_lm', 'add_cli']
 
-# %% ../nbs/07_pretrain.ipynb #c4f6abda
+# %% ../nbs/07_pretrain.ipynb #519903b2
 import json, math, os, re, shutil, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from .lm import lm_config, load_lm, load_weights, make_lm_vocab, save_lm, save_weights, tokenize
 
-# %% ../nbs/07_pretrain.ipynb #3f82e0e7
+# %% ../nbs/07_pretrain.ipynb #445a5dfd
 _TITLE = re.compile(r'^ = [^=].* = $')
 
 def detok_wiki(line:str): # one line of a WikiText `.tokens` file
@@ -33,7 +33,7 @@ def detok_wiki(line:str): # one line of a WikiText `.tokens` file
     s = re.sub(r" '(s|t|re|ve|ll|d|m)\b", r"'\1", s)
     return re.sub(r'^(= )+(.*?)( =)+$', r'\2', s)
 
-# %% ../nbs/07_pretrain.ipynb #40ae7499
+# %% ../nbs/07_pretrain.ipynb #96f2ad42
 def wikitext_articles(path): # a WikiText-style `.tokens` file
     "Read a WikiText `.tokens` file as a list of articles in plain text."
     arts, cur = [], []
@@ -43,7 +43,7 @@ def wikitext_articles(path): # a WikiText-style `.tokens` file
     if cur: arts.append('\n'.join(cur))
     return arts
 
-# %% ../nbs/07_pretrain.ipynb #305149ea
+# %% ../nbs/07_pretrain.ipynb #852e3b0b
 def corpus_docs(corpus='wikitext2', # 'wikitext2', a `.tokens`/`.txt` path, or a list of texts
                 split:str='train'): # WikiText-2's 'train', 'valid' or 'test'
     "The documents of `corpus`, as plain text."
@@ -57,14 +57,14 @@ def corpus_docs(corpus='wikitext2', # 'wikitext2', a `.tokens`/`.txt` path, or a
     if p.suffix == '.tokens': return wikitext_articles(p)
     return [d.strip() for d in p.read_text(encoding='utf-8').split('\n\n') if d.strip()]
 
-# %% ../nbs/07_pretrain.ipynb #48e1addb
+# %% ../nbs/07_pretrain.ipynb #54193942
 def numericalize(docs, vocab): # token lists; the vocabulary
     "One long int32 array of token ids; unknown tokens map to `xxunk`."
     o2i = {w: i for i, w in enumerate(vocab)}
     unk = o2i['xxunk']
     return np.array([o2i.get(t, unk) for d in docs for t in d], dtype=np.int32)
 
-# %% ../nbs/07_pretrain.ipynb #b1daa1aa
+# %% ../nbs/07_pretrain.ipynb #b5392a36
 @dataclass
 class PretrainConfig:
     "Settings of a language-model (pre-)training run."
@@ -86,7 +86,7 @@ class PretrainConfig:
     seed: int = 0 # seed of dropout masks and document splits
     half: bool = False # store the final weights in float16 (half the file)
 
-# %% ../nbs/07_pretrain.ipynb #550cf51a
+# %% ../nbs/07_pretrain.ipynb #9d8c1583
 def epoch_slice(ids, epoch:int, max_tokens:int=None): # token ids; epoch number; tokens per epoch
     "The tokens epoch `epoch` trains on: successive windows of `max_tokens`, wrapping round."
     if max_tokens is None or max_tokens >= len(ids): return ids
@@ -101,7 +101,7 @@ def lm_batches(ids, bs:int, bptt:int): # token ids; streams; tokens per step
     xs, ys = data[:-1].view(bs, n), data[1:].view(bs, n)
     for i in range(0, n, bptt): yield xs[:, i:i + bptt], ys[:, i:i + bptt]
 
-# %% ../nbs/07_pretrain.ipynb #dfdc3f2d
+# %% ../nbs/07_pretrain.ipynb #652401d4
 def lm_loss(model, x, y, alpha:float=0., beta:float=0.): # model, inputs, targets, AR and TAR weights
     "Next-token cross-entropy plus AR/TAR penalties; returns `(loss, cross_entropy)`."
     logits, raw, out = model(x)
@@ -122,7 +122,7 @@ def evaluate_lm(model, ids, bs:int=32, bptt:int=70): # model; token ids
     model.train(); model.reset()
     return tot / n, math.exp(tot / n)
 
-# %% ../nbs/07_pretrain.ipynb #f88cc9b6
+# %% ../nbs/07_pretrain.ipynb #3f24cba2
 def _atomic(dest, write):
     "Write `dest` through a temporary file so a kill never leaves half a file."
     tmp = dest.with_name(dest.name + '.tmp'); write(tmp); os.replace(tmp, dest)
@@ -141,7 +141,7 @@ def _load_opt_tensors(opt, sd):
         i, k = key.split('.', 1)
         opt.state[params[int(i)]][k] = v
 
-# %% ../nbs/07_pretrain.ipynb #5e96e62a
+# %% ../nbs/07_pretrain.ipynb #50ec1bf9
 def save_checkpoint(out, model, opt, state:dict): # run folder, model, optimiser, progress
     "Checkpoint weights, optimiser and progress in `out/checkpoint` (safetensors + JSON)."
     ck = Path(out)/'checkpoint'; ck.mkdir(parents=True, exist_ok=True)
@@ -156,7 +156,7 @@ def load_checkpoint(out, model, opt): # run folder, model and optimiser to fill
     _load_opt_tensors(opt, load_file(str(ck/'optim.safetensors')))
     return json.loads((ck/'state.json').read_text())
 
-# %% ../nbs/07_pretrain.ipynb #c07ea39c
+# %% ../nbs/07_pretrain.ipynb #72af15a4
 def one_cycle_lr(step:int, total:int, lr:float, pct:float=0.25): # step, total steps, peak lr, warm-up share
     "Learning rate at `step` of `total`: cosine warm-up for `pct` of the steps, then cosine down."
     warm = max(1, int(total * pct))
@@ -168,7 +168,7 @@ def _n_batches(n_tokens, bs, bptt): return math.ceil(((n_tokens - 1) // bs) / bp
 
 def _fmt_secs(s): return time.strftime('%H:%M:%S', time.gmtime(max(0, s)))
 
-# %% ../nbs/07_pretrain.ipynb #1d25eb6a
+# %% ../nbs/07_pretrain.ipynb #d8eed7e4
 def save_pretrained(model, vocab, out, config:dict, half:bool=False, **meta): # `meta` goes to pretrain.json
     "Save the LM folder `out` in `save_lm`'s format, plus `pretrain.json` with the run's history."
     if half:  # a float16 copy (AWD-LSTM's weight-dropped modules cannot be deep-copied)
@@ -179,7 +179,7 @@ def save_pretrained(model, vocab, out, config:dict, half:bool=False, **meta): # 
     _atomic(Path(out)/'pretrain.json', lambda p: p.write_text(json.dumps(meta, indent=2)))
     return Path(out)
 
-# %% ../nbs/07_pretrain.ipynb #14d7788f
+# %% ../nbs/07_pretrain.ipynb #2dcfcbfe
 def _save_run(ck, vocab, phases, config, settings):
     "Store what a resumed run needs before training starts: vocabulary, token ids, settings."
     ck.mkdir(parents=True, exist_ok=True)
@@ -196,7 +196,7 @@ def _load_run(ck):
               for p in meta['phases']]
     return vocab, phases, meta['config'], meta['settings']
 
-# %% ../nbs/07_pretrain.ipynb #135a8460
+# %% ../nbs/07_pretrain.ipynb #0b90c709
 def fit_lm(model, vocab, phases, out, cfg:PretrainConfig, config:dict, # phases: dicts with name, epochs, train, valid
            resume:bool=False, progress:bool=True, log=None, meta:dict=None): # log: called with each epoch's record
     "Train `model` through `phases`, saving the LM folder and a checkpoint after every epoch."
@@ -235,7 +235,7 @@ def fit_lm(model, vocab, phases, out, cfg:PretrainConfig, config:dict, # phases:
     if cfg.half: save_pretrained(model, vocab, out, config, half=True, history=state['history'], **(meta or {}))
     return state['history']
 
-# %% ../nbs/07_pretrain.ipynb #62e4f4be
+# %% ../nbs/07_pretrain.ipynb #327be5b1
 def _split_docs(docs, valid_pct:float=0.05, seed:int=0):
     "Hold out `valid_pct` of the documents (at least one) for validation."
     if len(docs) < 2: raise ValueError("need at least 2 texts to hold some out for validation; give more text")
@@ -253,7 +253,7 @@ def _check_out(out, resume):
     if has and not resume: raise ValueError(f"{out} holds the checkpoint of an earlier run; pass --resume (resume=True) to continue it, or choose another --out")
     if resume and not has: raise FileNotFoundError(f"nothing to resume in {out} (no checkpoint/state.json); run without --resume")
 
-# %% ../nbs/07_pretrain.ipynb #efc61052
+# %% ../nbs/07_pretrain.ipynb #f29641fe
 def _prepare(corpus, extra, cfg):
     "Tokenise the corpus and the in-domain texts; returns the vocabulary and the phases."
     docs, vdocs = [], []
@@ -268,7 +268,7 @@ def _prepare(corpus, extra, cfg):
     if ex: phases.append(_phase(ex, vex, vocab, 'extra', cfg.extra_epochs, cfg.valid_tokens))
     return vocab, phases
 
-# %% ../nbs/07_pretrain.ipynb #3bd67cfe
+# %% ../nbs/07_pretrain.ipynb #67524923
 def pretrain(out, # the LM folder to write (its `checkpoint/` holds the resumable state)
              corpus='wikitext2', # 'wikitext2', a `.tokens`/`.txt` path, a list of texts, or None
              extra=None, # in-domain texts (e.g. the unlabelled pool) trained on after the corpus
@@ -289,7 +289,7 @@ def pretrain(out, # the LM folder to write (its `checkpoint/` holds the resumabl
                 corpus_tokens=int(sum(len(p['train']) for p in phases if p['name'] == 'corpus')))
     return fit_lm(model, vocab, phases, out, cfg, config, resume=resume, progress=progress, log=log, meta=meta)
 
-# %% ../nbs/07_pretrain.ipynb #7969eb23
+# %% ../nbs/07_pretrain.ipynb #0e49176d
 SHIPPED_LM = 'lm_wt2_small'  # folder under reviewclf/assets
 
 def shipped_lm(): # no arguments
@@ -300,7 +300,7 @@ def shipped_lm(): # no arguments
         raise FileNotFoundError(f"this install of reviewclf has no shipped LM at {p}; build one with `reviewclf pretrain --out LM_DIR`")
     return p
 
-# %% ../nbs/07_pretrain.ipynb #48dd880e
+# %% ../nbs/07_pretrain.ipynb #9251b432
 def _cli_pretrain(args):
     "Handler of `reviewclf pretrain`."
     out = Path(args.out)
@@ -323,7 +323,7 @@ def _cli_pretrain(args):
     print(f"LM folder: {out}; use it with --pretrained {out} --size {cfg.size}")
     return 0
 
-# %% ../nbs/07_pretrain.ipynb #a722e498
+# %% ../nbs/07_pretrain.ipynb #3b03e190
 def add_cli(subparsers): # the `reviewclf` command's subparsers
     "Register `reviewclf pretrain`."
     p = subparsers.add_parser('pretrain', help='pre-train an AWD-LSTM language model offline',
