@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -107,10 +108,13 @@ def shared_lm(texts, args):
     if args.lm_epochs is not None: kw['epochs'] = args.lm_epochs
     t0 = time.perf_counter()
     lm = fine_tune_lm(texts, quiet=True, **kw)
-    folder = Path(args.work)/'semeval_lm'
+    folder = Path(args.work or tempfile.mkdtemp(prefix='reviewclf_bench_'))/'semeval_lm'
     lm.save(folder)
     print(f'language model: {lm} in {time.perf_counter() - t0:.0f} s, saved to {folder}', flush=True)
-    return folder, dict(seconds=round(time.perf_counter() - t0, 1), ppl_before=lm.ppl_before, ppl_after=lm.ppl_after)
+    info = dict(seconds=round(time.perf_counter() - t0, 1), ppl_before=lm.ppl_before, ppl_after=lm.ppl_after,
+                n_texts=len(texts), **kw)
+    (folder/'bench_info.json').write_text(json.dumps(info, indent=2))
+    return folder, info
 
 
 def run_ulmfit(lab, pool, test, args, seed):
@@ -120,8 +124,10 @@ def run_ulmfit(lab, pool, test, args, seed):
     elif args.lm_epochs is not None: kw['lm_epochs'] = args.lm_epochs
     if args.epochs is not None: kw['epochs'] = args.epochs
     if args.class_weights is not None: kw['class_weights'] = None if args.class_weights == 'none' else args.class_weights
-    # valid_df=lab: train on all 110 like the baselines (nothing is selected on the validation rows).
-    model = train_model(lab, TrainConfig(**kw), valid_df=lab, unlabelled=None if args.lm_dir is not None else pool)
+    # Train on all 110 like the baselines; nothing is selected on validation rows, so two per class (taken from the
+    # 110) only feed the training log.
+    valid = lab.groupby('label', group_keys=False).head(2)
+    model = train_model(lab, TrainConfig(**kw), valid_df=valid, unlabelled=None if args.lm_dir is not None else pool)
     probs = model.predict_proba(test['text'].tolist())
     return np.asarray(model.classes, dtype=object)[probs.argmax(1)]
 
@@ -150,7 +156,9 @@ def main(argv=None):
                         'up to this many texts, for speed (default: all 10k Yelp texts)')
     p.add_argument('--lm-per-seed', dest='lm_once', action='store_false',
                    help='fine-tune the language model inside train_model for every seed (default: once, shared)')
-    p.add_argument('--work', default='bench/results/work', help='folder for the shared language model')
+    p.add_argument('--shared-lm', metavar='FOLDER',
+                   help="reuse the language model an earlier run saved (its folder's bench_info.json says how it was made)")
+    p.add_argument('--work', default=None, help='folder for the shared language model (default: a temporary folder)')
     p.add_argument('--no-yelp', action='store_true', help='pool = rest of the training split only')
     p.add_argument('--pretrained', default='none', help='none, wt103, or a local language-model folder (default: none)')
     p.add_argument('--size', default='small', choices=['small', 'full'])
@@ -164,13 +172,20 @@ def main(argv=None):
     short = {'majority': 'majority class', 'tfidf-default': 'TF-IDF + LR (sklearn defaults)', 'tfidf': 'TF-IDF + LR (balanced, C by CV)', 'ulmfit': 'ULMFiT (AWD-LSTM)'}
     methods = [short[m.strip()] for m in args.methods.split(',')]
 
+    if 'ULMFiT (AWD-LSTM)' in methods:
+        import reviewclf.classifier  # noqa: F401  (import once, up front: a long run sees one version of the code)
     train, test = load_semeval()
     yelp = [] if args.no_yelp else yelp_part(train, load_yelp_texts(), args.n_labelled, args.pool_size)
     print(f'SemEval-2014 restaurants: {len(train)} train, {len(test)} test sentences; '
           f'Yelp texts: {len(yelp)}; classes: {sorted(train.label.unique())}', flush=True)
     results = {m: [] for m in methods}
     args.lm_dir, lm_info = None, None
-    if 'ULMFiT (AWD-LSTM)' in methods and args.lm_once:
+    if 'ULMFiT (AWD-LSTM)' in methods and args.shared_lm:
+        args.lm_dir = Path(args.shared_lm)
+        info = args.lm_dir/'bench_info.json'
+        lm_info = json.loads(info.read_text()) if info.exists() else None
+        print(f'language model: reusing {args.lm_dir} ({lm_info})', flush=True)
+    elif 'ULMFiT (AWD-LSTM)' in methods and args.lm_once:
         args.lm_dir, lm_info = shared_lm(train['text'].tolist() + yelp, args)
     for seed in range(args.seeds):
         lab, pool = draw(train, yelp, args.n_labelled, seed)
@@ -181,15 +196,20 @@ def main(argv=None):
             r = dict(seed=seed, seconds=round(time.perf_counter() - t0, 1), **scores(test['label'], pred))
             results[m].append(r)
             print(f'  {m}: accuracy {r["accuracy"]:.3f}, macro-F1 {r["macro_f1"]:.3f} ({r["seconds"]} s)', flush=True)
+        write_json(args, results, None, train, test, yelp, lm_info)  # partial results survive an interrupted run
     table = markdown_table(results, methods)
     print('\n' + table)
+    write_json(args, results, table, train, test, yelp, lm_info)
+    print(f'\nwritten to {args.out}')
+
+
+def write_json(args, results, table, train, test, yelp, lm_info):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     setup = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != 'out'}
     setup.update(n_train_split=len(train), n_test=len(test), n_yelp_in_pool=len(yelp), shared_lm=lm_info,
                  python=platform.python_version(), cpus=os.cpu_count())
     out.write_text(json.dumps(dict(setup=setup, results=results, table=table), indent=2))
-    print(f'\nwritten to {out}')
 
 
 if __name__ == '__main__':
