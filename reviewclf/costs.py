@@ -1,4 +1,4 @@
-"""Some mistakes cost more than others: say so in a cost matrix, measure the expected cost, and choose the prediction that minimises it.
+"""Some mistakes cost more than others: write the costs down, measure them, and predict the cheapest class.
 
 Docs: https://reviewclf.github.io/reviewclf/costs.html.md"""
 
@@ -10,7 +10,7 @@ __all__ = ['CORNER', 'CostMatrixError', 'cost_frame', 'write_costs', 'cost_templ
            'decide_with_costs', 'is_true_class_cost', 'weights_from_costs', 'reweight_probs', 'unweight_probs',
            'softmax', 'nll', 'ece', 'apply_temperature', 'fit_temperature', 'cost_scores', 'ordinal_costs']
 
-# %% ../nbs/05_costs.ipynb #f7a6bc96
+# %% ../nbs/05_costs.ipynb #522b9a36
 import warnings
 from pathlib import Path
 
@@ -21,13 +21,13 @@ from fastai.learner import Metric
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import f1_score
 
-# %% ../nbs/05_costs.ipynb #5db904e9
+# %% ../nbs/05_costs.ipynb #a4e01c1b
 CORNER = 'predicted\\true'  # first header cell of a cost CSV: rows are predictions, columns the truth
 
 class CostMatrixError(ValueError):
     "A cost matrix that does not fit the model's classes or has invalid values"
 
-# %% ../nbs/05_costs.ipynb #21dbbd12
+# %% ../nbs/05_costs.ipynb #c56db6f2
 def cost_frame(C, # k x k costs, rows predicted, columns true
                classes, # class names in the order of `C`
               ) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def cost_frame(C, # k x k costs, rows predicted, columns true
     df.index.name, df.columns.name = 'predicted', 'true'
     return df
 
-# %% ../nbs/05_costs.ipynb #9417d6b8
+# %% ../nbs/05_costs.ipynb #b0fea8eb
 def write_costs(C, # k x k costs, rows predicted, columns true
                 classes, # class names in the order of `C`
                 path, # where to write the CSV
@@ -46,7 +46,7 @@ def write_costs(C, # k x k costs, rows predicted, columns true
     cost_frame(C, classes).to_csv(path, index_label=CORNER, float_format='%g')
     return path
 
-# %% ../nbs/05_costs.ipynb #500d7903
+# %% ../nbs/05_costs.ipynb #846c05d2
 def cost_template(classes, # the model's classes
                   path=None, # also write it here as CSV, if given
                  ) -> pd.DataFrame:
@@ -56,11 +56,12 @@ def cost_template(classes, # the model's classes
     if path is not None: write_costs(C, classes, path)
     return cost_frame(C, classes)
 
-# %% ../nbs/05_costs.ipynb #18000c9b
+# %% ../nbs/05_costs.ipynb #666637f4
 def _read_costs_csv(path):
     "Read a cost CSV into a DataFrame of strings, transposing a `true\\predicted` file"
     path = Path(path)
-    if not path.is_file(): raise CostMatrixError(f"cost file {path} not found; write one with `cost_template(classes, path)`")
+    if not path.is_file():
+        raise CostMatrixError(f"cost file {path} not found; write one with `cost_template(classes, path)`")
     raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skipinitialspace=True)
     corner = raw.iat[0, 0].strip().lower().replace('/', '\\')
     df = pd.DataFrame(raw.iloc[1:, 1:].to_numpy(), index=raw.iloc[1:, 0].str.strip().tolist(),
@@ -68,38 +69,45 @@ def _read_costs_csv(path):
     if corner.startswith(('true', 'actual')): df = df.T
     return df
 
-# %% ../nbs/05_costs.ipynb #368f0990
+# %% ../nbs/05_costs.ipynb #75165f86
 def _to_float(df):
     "Costs as floats, naming any cell that is not a number"
     vals = df.apply(pd.to_numeric, errors='coerce').to_numpy(dtype=float)
     bad = [(df.index[i], df.columns[j]) for i, j in zip(*np.nonzero(np.isnan(vals)))]
-    if bad: raise CostMatrixError(f"cost matrix cells (predicted, true) {bad[:3]} are not numbers; put a number in every cell")
+    if bad:
+        raise CostMatrixError(f"cost matrix cells (predicted, true) {bad[:3]} are not numbers; "
+                              "put a number in every cell")
     return vals
 
-# %% ../nbs/05_costs.ipynb #9a4f9e29
+# %% ../nbs/05_costs.ipynb #516775b9
 def _check_labels(df, classes):
     "Raise naming the missing or extra labels of the rows and columns"
     for axis, labels in (('rows (predicted)', df.index), ('columns (true)', df.columns)):
         if labels.duplicated().any():
-            raise CostMatrixError(f"cost matrix {axis} repeat {sorted(set(labels[labels.duplicated()]))}; list each class once")
+            dups = sorted(set(labels[labels.duplicated()]))
+            raise CostMatrixError(f"cost matrix {axis} repeat {dups}; list each class once")
         missing, extra = [c for c in classes if c not in labels], [c for c in labels if c not in classes]
         if missing or extra:
-            raise CostMatrixError(f"cost matrix {axis} lack {missing} and have extra {extra}; rows and columns must be "
-                                  f"exactly the model's classes {classes} (start from `cost_template(classes, path)`)")
+            raise CostMatrixError(f"cost matrix {axis} lack {missing} and have extra {extra}; rows and columns "
+                                  f"must be exactly the model's classes {classes} "
+                                  "(start from `cost_template(classes, path)`)")
 
-# %% ../nbs/05_costs.ipynb #7ca53243
+# %% ../nbs/05_costs.ipynb #8c20a109
 def _check_values(C, classes):
     "Raise on negative or all-zero costs, warn on a non-zero diagonal"
-    if not np.isfinite(C).all(): raise CostMatrixError("cost matrix has missing or infinite costs; use finite numbers")
+    if not np.isfinite(C).all():
+        raise CostMatrixError("cost matrix has missing or infinite costs; use finite numbers")
     if (C < 0).any(): raise CostMatrixError(f"costs must be >= 0, got {C.min():g}; express gains as smaller costs")
     off = C[~np.eye(len(C), dtype=bool)]
-    if len(C) > 1 and not (off > 0).any(): raise CostMatrixError("every mistake costs 0, so every decision is equally good; give mistakes a positive cost")
+    if len(C) > 1 and not (off > 0).any():
+        raise CostMatrixError("every mistake costs 0, so every decision is equally good; "
+                              "give mistakes a positive cost")
     diag = np.diag(C)
     if (diag != 0).any():
-        warnings.warn(f"correct predictions cost {dict(zip(classes, diag.tolist()))}; usually 0. Decisions do not change if "
-                      "you subtract each column's diagonal value, but expected costs include it")
+        warnings.warn(f"correct predictions cost {dict(zip(classes, diag.tolist()))}; usually 0. Decisions do "
+                      "not change if you subtract each column's diagonal value, but expected costs include it")
 
-# %% ../nbs/05_costs.ipynb #ce3080fb
+# %% ../nbs/05_costs.ipynb #c2ce25fb
 def read_costs(src, # DataFrame, dict {predicted: {true: cost}}, k x k array in `classes` order, or CSV path
                classes, # the model's classes, in its order (e.g. `model.classes`)
               ) -> np.ndarray: # C[i, j] = cost of predicting classes[i] when the truth is classes[j]
@@ -112,28 +120,31 @@ def read_costs(src, # DataFrame, dict {predicted: {true: cost}}, k x k array in 
     else:
         arr = np.asarray(src)
         if arr.shape != (k, k):
-            raise CostMatrixError(f"cost matrix has shape {arr.shape}; it must be {k} x {k}, rows predicted and columns "
-                                  f"true, in the model's class order {classes}")
+            raise CostMatrixError(f"cost matrix has shape {arr.shape}; it must be {k} x {k}, rows predicted "
+                                  f"and columns true, in the model's class order {classes}")
         df = pd.DataFrame(arr, index=classes, columns=classes)
     if df.shape != (k, k):
-        raise CostMatrixError(f"cost matrix is {df.shape[0]} x {df.shape[1]}; it must be {k} x {k} for the model's classes {classes}")
+        raise CostMatrixError(f"cost matrix is {df.shape[0]} x {df.shape[1]}; it must be {k} x {k} "
+                              f"for the model's classes {classes}")
     df.index, df.columns = df.index.map(str).str.strip(), df.columns.map(str).str.strip()
     _check_labels(df, classes)
     C = _to_float(df.loc[classes, classes])
     _check_values(C, classes)
     return C
 
-# %% ../nbs/05_costs.ipynb #2c554350
+# %% ../nbs/05_costs.ipynb #425dbfb3
 def _as_index(y, classes):
     "Class indices from indices (`classes=None`) or from labels in `classes`"
     y = np.asarray(y)
     if classes is None: return y.astype(int)
     lookup = {str(c): i for i, c in enumerate(classes)}
     unknown = sorted({str(o) for o in y} - set(lookup))
-    if unknown: raise CostMatrixError(f"labels {unknown[:5]} are not among the classes {list(lookup)}; check the label column")
+    if unknown:
+        raise CostMatrixError(f"labels {unknown[:5]} are not among the classes {list(lookup)}; "
+                              "check the label column")
     return np.array([lookup[str(o)] for o in y], dtype=int)
 
-# %% ../nbs/05_costs.ipynb #bbad8c30
+# %% ../nbs/05_costs.ipynb #bc8eb140
 def expected_cost(y_true, # true classes: indices, or labels with `classes`
                   y_pred, # predicted classes: indices, or labels with `classes`
                   C, # k x k costs, rows predicted, columns true
@@ -143,7 +154,7 @@ def expected_cost(y_true, # true classes: indices, or labels with `classes`
     C = np.asarray(C, dtype=float)
     return float(C[_as_index(y_pred, classes), _as_index(y_true, classes)].mean())
 
-# %% ../nbs/05_costs.ipynb #a424a37c
+# %% ../nbs/05_costs.ipynb #d9339612
 class ExpectedCost(Metric):
     "Mean cost per item of the argmax predictions, as a fastai metric"
     def __init__(self, C): self.C = np.asarray(C, dtype=float)  # rows predicted, columns true
@@ -158,7 +169,7 @@ class ExpectedCost(Metric):
     @property
     def name(self): return 'expected_cost'
 
-# %% ../nbs/05_costs.ipynb #603e7356
+# %% ../nbs/05_costs.ipynb #a73817e2
 def cost_confusion(y_true, # true classes (indices, or labels with `classes`)
                    y_pred, # predicted classes (indices, or labels with `classes`)
                    k, # number of classes
@@ -169,7 +180,7 @@ def cost_confusion(y_true, # true classes (indices, or labels with `classes`)
     np.add.at(counts, (_as_index(y_pred, classes), _as_index(y_true, classes)), 1)
     return counts
 
-# %% ../nbs/05_costs.ipynb #cbf49f63
+# %% ../nbs/05_costs.ipynb #260703bc
 def _heatmap(ax, M, classes, title, fmt):
     "One annotated matrix, predictions on the rows"
     ax.imshow(M, cmap='Blues')
@@ -177,9 +188,10 @@ def _heatmap(ax, M, classes, title, fmt):
            xlabel='true', ylabel='predicted', title=title)
     ax.tick_params(axis='x', labelrotation=30)
     for i, j in np.ndindex(M.shape):
-        ax.text(j, i, format(M[i, j], fmt), ha='center', va='center', color='white' if M[i, j] > M.max() / 2 else 'black')
+        colour = 'white' if M[i, j] > M.max() / 2 else 'black'
+        ax.text(j, i, format(M[i, j], fmt), ha='center', va='center', color=colour)
 
-# %% ../nbs/05_costs.ipynb #ecc8fc2f
+# %% ../nbs/05_costs.ipynb #3dde5931
 def plot_cost_confusion(y_true, # true classes (indices, or labels with `classes`)
                         y_pred, # predicted classes (indices, or labels with `classes`)
                         C, # k x k costs, rows predicted, columns true
@@ -197,24 +209,26 @@ def plot_cost_confusion(y_true, # true classes (indices, or labels with `classes
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_costs.ipynb #ef9baacb
+# %% ../nbs/05_costs.ipynb #5cbbd74d
 def conditional_risk(probs, # (n, k) predicted probabilities
                      C, # k x k costs, rows predicted, columns true
                     ) -> np.ndarray: # (n, k): expected cost of predicting each class
     "Expected cost of each possible prediction: `R[n, i] = sum_j C[i, j] p[n, j]`"
     probs, C = np.asarray(probs, dtype=float), np.asarray(C, dtype=float)
     if probs.ndim != 2 or probs.shape[1] != len(C):
-        raise CostMatrixError(f"probabilities have shape {probs.shape}; expected (n, {len(C)}) to match the {len(C)} x {len(C)} cost matrix")
+        k = len(C)
+        raise CostMatrixError(f"probabilities have shape {probs.shape}; expected (n, {k}) "
+                              f"to match the {k} x {k} cost matrix")
     return probs @ C.T
 
-# %% ../nbs/05_costs.ipynb #9855be9d
+# %% ../nbs/05_costs.ipynb #ce4628c6
 def min_cost_decision(probs, # (n, k) predicted probabilities
                       C, # k x k costs, rows predicted, columns true
                      ) -> np.ndarray: # index of the cheapest class per row
     "Class with the lowest expected cost for each row (Elkan 2001)"
     return conditional_risk(probs, C).argmin(axis=1)
 
-# %% ../nbs/05_costs.ipynb #fe0ab757
+# %% ../nbs/05_costs.ipynb #5b3ad781
 def decide_with_costs(df, # predictions with `prob_<class>` columns, e.g. from `model.predict`
                       C, # k x k costs in `classes` order, rows predicted, columns true
                       classes, # the model's classes
@@ -229,7 +243,7 @@ def decide_with_costs(df, # predictions with `prob_<class>` columns, e.g. from `
     out['expected_cost'] = risk.min(1)
     return out
 
-# %% ../nbs/05_costs.ipynb #225bc882
+# %% ../nbs/05_costs.ipynb #1b0ede83
 def is_true_class_cost(C, # k x k costs, rows predicted, columns true
                       ) -> bool:
     "Whether every mistake's cost depends only on the true class (what class weights can express)"
@@ -237,7 +251,7 @@ def is_true_class_cost(C, # k x k costs, rows predicted, columns true
     off = np.where(np.eye(len(C), dtype=bool), np.nan, C)
     return bool(np.all(np.nanmax(off, axis=0) == np.nanmin(off, axis=0)))
 
-# %% ../nbs/05_costs.ipynb #f1c6042e
+# %% ../nbs/05_costs.ipynb #37281e95
 def weights_from_costs(C, # k x k costs, rows predicted, columns true
                       ) -> np.ndarray: # one weight per true class, mean 1
     "Class weights for a weighted loss: each true class's mean mistake cost"
@@ -249,7 +263,7 @@ def weights_from_costs(C, # k x k costs, rows predicted, columns true
                       "average mistake cost. Use `min_cost_decision` to honour the full matrix")
     return w / w.mean()
 
-# %% ../nbs/05_costs.ipynb #21db8e18
+# %% ../nbs/05_costs.ipynb #1026dcd2
 def reweight_probs(probs, # (n, k) probabilities
                    weights, # one weight per class
                   ) -> np.ndarray:
@@ -257,7 +271,7 @@ def reweight_probs(probs, # (n, k) probabilities
     q = np.asarray(probs, dtype=float) * np.asarray(weights, dtype=float)
     return q / q.sum(axis=-1, keepdims=True)
 
-# %% ../nbs/05_costs.ipynb #a4e0897f
+# %% ../nbs/05_costs.ipynb #9c8861ad
 def unweight_probs(probs, # (n, k) probabilities from a model trained with class weights
                    weights, # the class weights it was trained with
                   ) -> np.ndarray:
@@ -266,7 +280,7 @@ def unweight_probs(probs, # (n, k) probabilities from a model trained with class
     if (w <= 0).any(): raise CostMatrixError(f"class weights must be > 0 to undo them, got {w.tolist()}")
     return reweight_probs(probs, 1 / w)
 
-# %% ../nbs/05_costs.ipynb #71487dfa
+# %% ../nbs/05_costs.ipynb #ebc7f2aa
 def _log_scores(scores):
     "Logits, or log-probabilities when `scores` are rows of probabilities"
     s = np.asarray(scores, dtype=float)
@@ -276,7 +290,7 @@ def _log_scores(scores):
 
 def softmax(z): e = np.exp(z - z.max(axis=1, keepdims=True)); return e / e.sum(axis=1, keepdims=True)
 
-# %% ../nbs/05_costs.ipynb #1099d41c
+# %% ../nbs/05_costs.ipynb #da2b0e7a
 def nll(probs, # (n, k) probabilities
         y, # true class indices
        ) -> float:
@@ -284,7 +298,7 @@ def nll(probs, # (n, k) probabilities
     probs = np.asarray(probs, dtype=float)
     return float(-np.log(np.clip(probs[np.arange(len(probs)), np.asarray(y, dtype=int)], 1e-12, None)).mean())
 
-# %% ../nbs/05_costs.ipynb #77a046f3
+# %% ../nbs/05_costs.ipynb #e3fc27a6
 def ece(probs, # (n, k) probabilities
         y, # true class indices
         n_bins=10, # equal-width confidence bins
@@ -296,14 +310,14 @@ def ece(probs, # (n, k) probabilities
     return float(sum(abs(hit[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
                      for b in np.unique(bins)))
 
-# %% ../nbs/05_costs.ipynb #dea5b496
+# %% ../nbs/05_costs.ipynb #6e8d9ebd
 def apply_temperature(scores, # (n, k) logits or probabilities
                       T, # temperature from `fit_temperature`
                      ) -> np.ndarray: # (n, k) probabilities
     "Probabilities from `scores` with the logits divided by `T`"
     return softmax(_log_scores(scores) / T)
 
-# %% ../nbs/05_costs.ipynb #41e022f7
+# %% ../nbs/05_costs.ipynb #4d2747ea
 def fit_temperature(scores, # (n, k) validation logits or probabilities
                     y, # validation true class indices
                     bounds=(0.05, 20.), # range searched for T
@@ -313,7 +327,7 @@ def fit_temperature(scores, # (n, k) validation logits or probabilities
     res = minimize_scalar(lambda t: nll(softmax(z / np.exp(t)), y), bounds=np.log(bounds), method='bounded')
     return float(np.exp(res.x))
 
-# %% ../nbs/05_costs.ipynb #6cf31036
+# %% ../nbs/05_costs.ipynb #991af7f8
 def cost_scores(y_true, # true class indices
                 y_pred, # predicted class indices
                 C, # k x k costs, rows predicted, columns true
@@ -324,7 +338,7 @@ def cost_scores(y_true, # true class indices
                 macro_f1=float(f1_score(y_true, y_pred, average='macro', labels=range(len(C)), zero_division=0)),
                 expected_cost=expected_cost(y_true, y_pred, C))
 
-# %% ../nbs/05_costs.ipynb #c2c497b4
+# %% ../nbs/05_costs.ipynb #f81ef4c3
 def ordinal_costs(k, # number of ordered classes (e.g. 5 for 1-5 stars)
                   power=1, # 1: |i - j|, 2: (i - j)**2
                  ) -> np.ndarray:
