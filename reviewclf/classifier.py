@@ -11,7 +11,7 @@ __all__ = ['ULMFIT_SCHEDULE', 'clas_dataloaders', 'roc_auc_present', 'macro_f1',
            'group_names', 'trainable', 'Stage', 'check_moms', 'as_stages', 'scale_schedule', 'fit_schedule',
            'plot_curves', 'ReviewModel', 'load_model', 'TrainConfig', 'train_model']
 
-# %% ../nbs/02_classifier.ipynb #24739a62
+# %% ../nbs/02_classifier.ipynb #23c750b4
 import json, random, warnings
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, fields
@@ -35,7 +35,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from .lm import (_arch, clas_config, fine_tune_lm, load_weights, save_weights, seed_everything,
                           size_of, tokenize)
 
-# %% ../nbs/02_classifier.ipynb #4516d6eb
+# %% ../nbs/02_classifier.ipynb #5c507ee3
 def clas_dataloaders(tokens, labels, # token lists and their labels
                      classes, vocab, # class names (model order) and the LM vocabulary
                      splits, # (train indices, valid indices)
@@ -44,9 +44,10 @@ def clas_dataloaders(tokens, labels, # token lists and their labels
     random.seed(seed)
     tfms = [[ItemGetter(0), Numericalize(vocab=vocab)], [ItemGetter(1), Categorize(vocab=classes, sort=False)]]
     dsets = Datasets(list(zip(tokens, labels)), tfms, splits=splits)
+    bs = max(1, min(bs, len(splits[0])))  # the training batches drop the last partial one: never drop everything
     return dsets.dataloaders(bs=bs, before_batch=Pad_Chunk(seq_len=seq_len), dl_type=SortedDL, num_workers=0)
 
-# %% ../nbs/02_classifier.ipynb #3fc810df
+# %% ../nbs/02_classifier.ipynb #61bf14fe
 def roc_auc_present(probs, targs): # (n, k) probabilities; n class indices
     "Macro one-vs-rest ROC AUC over the classes present in `targs`; NaN if fewer than two."
     probs, targs = np.asarray(probs), np.asarray(targs)
@@ -58,7 +59,7 @@ def macro_f1(preds, targs): # predicted and true class indices
     "Macro-averaged F1 over the classes in `preds` or `targs`."
     return float(f1_score(targs, preds, average='macro', zero_division=0))
 
-# %% ../nbs/02_classifier.ipynb #50690749
+# %% ../nbs/02_classifier.ipynb #f700540d
 def _auc_metric(logits, targs):
     e = np.exp(logits - logits.max(1, keepdims=True))
     return roc_auc_present(e / e.sum(1, keepdims=True), targs)
@@ -72,7 +73,7 @@ def MacroF1(): # noqa: N802
     "fastai metric: `macro_f1` on arg-max predictions."
     return AccumMetric(_f1_metric, dim_argmax=-1, to_np=True, name='macro_f1')
 
-# %% ../nbs/02_classifier.ipynb #4b679676
+# %% ../nbs/02_classifier.ipynb #524a481f
 def class_weight_values(spec, # None, 'auto', a list in class order, or a dict by class
                         labels, classes): # the training labels; class names in model order
     "Class weights as a list in `classes` order, or None."
@@ -91,13 +92,13 @@ def class_weight_values(spec, # None, 'auto', a list in class order, or a dict b
                          f"order {classes}; got {spec!r}")
     return [float(w) for w in spec]
 
-# %% ../nbs/02_classifier.ipynb #76d058c7
+# %% ../nbs/02_classifier.ipynb #589a564a
 def weighted_loss(weights=None, device=None): # class weights (list) or None; device of the model
     "Cross-entropy over classes, weighted by `weights` when given."
     if weights is None: return CrossEntropyLossFlat()
     return CrossEntropyLossFlat(weight=torch.tensor(weights, dtype=torch.float32, device=device or default_device()))
 
-# %% ../nbs/02_classifier.ipynb #3edee038
+# %% ../nbs/02_classifier.ipynb #32d070e1
 def load_encoder_weights(model, # a classifier from `get_text_classifier`
                          encoder_state:dict): # the LM encoder's state dict (`lm.encoder.state_dict()`)
     "Copy a fine-tuned LM encoder into the classifier, checking the vocabularies match."
@@ -109,7 +110,7 @@ def load_encoder_weights(model, # a classifier from `get_text_classifier`
     model[0].module.load_state_dict(encoder_state)
     return model
 
-# %% ../nbs/02_classifier.ipynb #75951bfb
+# %% ../nbs/02_classifier.ipynb #27b7f513
 class CurveRecorder(Callback):
     "Record training loss per batch and validation loss and metrics per epoch, across every fit."
     order = Recorder.order + 1
@@ -125,7 +126,7 @@ class CurveRecorder(Callback):
         row = dict(step=len(self.hist['step']), stage=len(self.hist['fit_starts']))
         self.hist['epochs'].append(dict(row, **{n: float(v) for n, v in zip(names, vals)}))
 
-# %% ../nbs/02_classifier.ipynb #e16fb15a
+# %% ../nbs/02_classifier.ipynb #9969bcf5
 def clas_learner(dls, vocab, # classifier DataLoaders and the LM vocabulary
                  size:str='small', drop_mult:float=0.5, seq_len:int=72,
                  encoder_state=None, # LM encoder weights to start from
@@ -139,7 +140,7 @@ def clas_learner(dls, vocab, # classifier DataLoaders and the LM vocabulary
     learn.freeze()
     return learn
 
-# %% ../nbs/02_classifier.ipynb #23d71e17
+# %% ../nbs/02_classifier.ipynb #bec9dafb
 def group_names(learn):
     "Readable names of the classifier's layer groups."
     n = len(learn.opt.param_lists)
@@ -151,7 +152,7 @@ def trainable(learn):
               if any(p.requires_grad for p in ps)]
     return [g for g, _ in groups], sum(p.numel() for _, ps in groups for p in ps)
 
-# %% ../nbs/02_classifier.ipynb #5cc5cbde
+# %% ../nbs/02_classifier.ipynb #d7bb35be
 @dataclass
 class Stage:
     "One stage of gradual unfreezing."
@@ -163,7 +164,7 @@ class Stage:
 
 ULMFIT_SCHEDULE = [Stage(1, 1, 2e-2), Stage(2, 1, 1e-2), Stage(3, 1, 5e-3), Stage('all', 2, 1e-3)]
 
-# %% ../nbs/02_classifier.ipynb #73abc517
+# %% ../nbs/02_classifier.ipynb #27a2a0bb
 def check_moms(moms): # 3 momentums, or fastai 1's 2
     "Momentums as fastai 2's (start, middle, end) triple."
     moms = tuple(float(m) for m in moms)
@@ -174,7 +175,7 @@ def check_moms(moms): # 3 momentums, or fastai 1's 2
     if len(moms) != 3: raise ValueError(f"moms must be three values like (0.8, 0.7, 0.8); got {moms}")
     return moms
 
-# %% ../nbs/02_classifier.ipynb #8684ed81
+# %% ../nbs/02_classifier.ipynb #4338b0b8
 def as_stages(schedule=None): # list of `Stage`, dicts or tuples; None for ULMFiT's
     "Validate a gradual-unfreezing schedule."
     stages = []
@@ -191,7 +192,7 @@ def scale_schedule(stages, epochs:int=None): # total classifier epochs, None to 
     total = sum(s.epochs for s in stages)
     return [Stage(s.n_groups, max(1, round(s.epochs * epochs / total)), s.lr, s.spread, s.moms) for s in stages]
 
-# %% ../nbs/02_classifier.ipynb #7f25a1b8
+# %% ../nbs/02_classifier.ipynb #73e2f91a
 def fit_schedule(learn, schedule=None, # list of stages; None for ULMFiT's
                  verbose:bool=True, # print each stage
                  progress:bool=None, # progress bars and epoch tables; default: `verbose`
@@ -210,11 +211,13 @@ def fit_schedule(learn, schedule=None, # list of stages; None for ULMFiT's
         lr = slice(s.lr / s.spread, s.lr) if s.spread != 1 else s.lr
         cbs = [ShowGraphCallback()] if show_graph and progress else []
         with ExitStack() as stack:
-            if not progress: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
+            if not progress:
+                stack.enter_context(learn.no_bar())
+                stack.enter_context(learn.no_logging())
             learn.fit_one_cycle(s.epochs, lr, moms=s.moms, cbs=cbs)
     return learn
 
-# %% ../nbs/02_classifier.ipynb #30ffd5ea
+# %% ../nbs/02_classifier.ipynb #6bc0fb2c
 def plot_curves(hist:dict, # `CurveRecorder.hist`
                 fname=None): # PNG file to write
     "Loss and metric curves across all stages; dotted lines mark where a stage starts."
@@ -224,7 +227,8 @@ def plot_curves(hist:dict, # `CurveRecorder.hist`
     ax.plot(hist['step'], hist['train_loss'], label='train loss (smoothed)')
     ep = pd.DataFrame(hist['epochs'])
     if len(ep): ax.plot(ep['step'], ep['valid_loss'], 'o-', label='valid loss')
-    for s in hist['fit_starts'][1:]: ax.axvline(s, ls=':', c='grey'); ax2.axvline(s, ls=':', c='grey')
+    for s in hist['fit_starts'][1:]:
+        for a in (ax, ax2): a.axvline(s, ls=':', c='grey')
     ax.set(xlabel='batch', ylabel='loss', title='Losses'); ax.legend()
     for m in [c for c in ep.columns if c not in ('step', 'stage', 'train_loss', 'valid_loss')]:
         ax2.plot(ep['step'], ep[m], 'o-', label=m)
@@ -233,7 +237,7 @@ def plot_curves(hist:dict, # `CurveRecorder.hist`
     if fname is not None: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/02_classifier.ipynb #0e7b7090
+# %% ../nbs/02_classifier.ipynb #903cd8e0
 class ReviewModel:
     "A trained AWD-LSTM review classifier: predict, save and load without pickle."
     backbone = 'awd_lstm'
@@ -251,7 +255,7 @@ class ReviewModel:
     def loss_func(self): return weighted_loss(self.class_weights, self.device)
     def __repr__(self): return f"ReviewModel(classes={self.classes}, vocab={len(self.vocab)}, size={self.config['size']!r})"
 
-# %% ../nbs/02_classifier.ipynb #bf87dc8e
+# %% ../nbs/02_classifier.ipynb #9d314ca4
 def _predict_proba(self:ReviewModel, texts, bs:int=64): # texts; batch size
     "Class probabilities, shape (n, k), in the order of `texts`."
     ids = [[self._o2i.get(t, 0) for t in ts] for ts in tokenize(list(texts))]
@@ -268,7 +272,7 @@ def _predict_proba(self:ReviewModel, texts, bs:int=64): # texts; batch size
     return out
 ReviewModel.predict_proba = _predict_proba
 
-# %% ../nbs/02_classifier.ipynb #d8a0ae5d
+# %% ../nbs/02_classifier.ipynb #cce00d3e
 def _predict(self:ReviewModel, data, # a DataFrame with a text column, or a list of texts
              text_col:str='text', bs:int=64):
     "The input with a `pred` column and one `prob_<class>` column per class, rows in input order."
@@ -280,10 +284,11 @@ def _predict(self:ReviewModel, data, # a DataFrame with a text column, or a list
     return df
 ReviewModel.predict = _predict
 
-# %% ../nbs/02_classifier.ipynb #67a53c24
+# %% ../nbs/02_classifier.ipynb #ba4de385
 def _save(self:ReviewModel, path): # folder to write
     "Save as a folder that `load_model` reads without unpickling."
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
     save_weights(self.model, path/'model.safetensors')
     (path/'vocab.json').write_text(json.dumps(self.vocab))
     (path/'config.json').write_text(json.dumps(dict(self.config, classes=self.classes), indent=2))
@@ -293,7 +298,7 @@ def _save(self:ReviewModel, path): # folder to write
     return path
 ReviewModel.save = _save
 
-# %% ../nbs/02_classifier.ipynb #81ab948c
+# %% ../nbs/02_classifier.ipynb #2b644cc9
 def load_model(path, # a folder written by `.save`
                device=None): # where to run; default GPU if available, else CPU
     "Load a saved model folder (any backbone), without unpickling."
@@ -313,7 +318,7 @@ def load_model(path, # a folder written by `.save`
     vp = pd.read_csv(path/'valid_preds.csv') if (path/'valid_preds.csv').exists() else None
     return ReviewModel(model.to(device or default_device()), vocab, cfg['classes'], cfg, metrics=metrics, valid_preds=vp)
 
-# %% ../nbs/02_classifier.ipynb #5e179a0d
+# %% ../nbs/02_classifier.ipynb #d0eac30f
 @dataclass
 class TrainConfig:
     "Every setting of a training run."
@@ -335,7 +340,7 @@ class TrainConfig:
     verbose: bool = True # progress bars, tables and stage lines
     device: str = None # 'cpu' or 'cuda'; default GPU if available
 
-# %% ../nbs/02_classifier.ipynb #11085586
+# %% ../nbs/02_classifier.ipynb #5917787b
 def _texts(x):
     if x is None: return []
     if isinstance(x, pd.DataFrame): return x['text'].astype(str).tolist()
@@ -346,7 +351,7 @@ def _settings(cfg):
     d['schedule'] = [asdict(s) for s in scale_schedule(as_stages(cfg.schedule), cfg.epochs)]
     return d
 
-# %% ../nbs/02_classifier.ipynb #c58303d4
+# %% ../nbs/02_classifier.ipynb #bb4f5775
 def train_model(train_df, # labelled reviews: columns text, label (rows without a label join the unlabelled texts)
                 cfg:TrainConfig=None, # settings; default TrainConfig()
                 valid_df=None, # held-out labelled rows; default: stratified split of train_df
@@ -374,7 +379,7 @@ def train_model(train_df, # labelled reviews: columns text, label (rows without 
     toks = tokenize(_texts(labelled) + pool)
     lm = fine_tune_lm(tokens=toks, size=cfg.size, pretrained=cfg.pretrained, epochs=cfg.lm_epochs, lr=cfg.lm_lr,
                       bs=cfg.bs, seq_len=cfg.seq_len, drop_mult=cfg.drop_mult, max_vocab=cfg.max_vocab,
-                      min_freq=cfg.min_freq, seed=cfg.seed, quiet=not cfg.verbose)
+                      min_freq=cfg.min_freq, seed=cfg.seed, device=device, quiet=not cfg.verbose)
     if cfg.verbose: print(f"language model: vocabulary {len(lm.vocab):,}, perplexity {lm.ppl_before:.1f} -> {lm.ppl_after:.1f}")
     seed_everything(cfg.seed)
     n = len(train_df)

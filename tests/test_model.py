@@ -177,3 +177,7 @@ def test_valid_split_when_no_valid_df(data):
     train = pd.concat([data[0], data[1]]).reset_index(drop=True)
     m = train_model(train, TrainConfig(**dict(TINY, lm_epochs=0), valid_pct=0.25))
     assert m.metrics['n_valid'] == 12 and m.metrics['n_train'] == 36
+
+def test_fewer_training_rows_than_batch_size_still_trains():
+    m = train_model(_reviews(9, 4), TrainConfig(**dict(TINY, lm_epochs=0, bs=32)), valid_df=_reviews(6, 5))
+    assert len(m.history['step']) >= 2  # one batch per epoch, two stages
