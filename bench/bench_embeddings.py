@@ -131,6 +131,7 @@ def main():
     ap.add_argument('--ft-pairs', type=int, default=20, help='pair rounds for fine-tuning')
     ap.add_argument('--ensemble', default='110:2:3', help='n:seeds:members for the fine-tuned seed ensemble ("" to skip)')
     ap.add_argument('--setfit-plan', default='', help='n:seeds for the setfit package, when it is importable')
+    ap.add_argument('--methods', default='', help='only these of the cheap methods, separated by ";"')
     ap.add_argument('--mlp', action='store_true', help='also run the small torch head on frozen embeddings')
     ap.add_argument('--summary', action='store_true', help='only print the table from --out')
     args = ap.parse_args()
@@ -144,6 +145,7 @@ def main():
     cache.embed(pd.concat([train.text, test.text]).tolist(), load_encoder())
     cheap = ['majority class', 'TF-IDF + LR', 'TF-IDF + LR, class_weights=auto', 'frozen MiniLM + LR',
              'frozen MiniLM + LR, class_weights=auto'] + (['frozen MiniLM + MLP head'] if args.mlp else [])
+    if args.methods: cheap = [m for m in cheap if m in args.methods.split(';')]
     jobs = [(m, int(n), s) for n, k in (p.split(':') for p in args.plan.split(',') if p) for s in range(int(k)) for m in cheap]
     jobs += [('fine-tuned MiniLM (SetFit-style) + LR', int(n), s)
              for n, k in (p.split(':') for p in args.ft_plan.split(',') if p) for s in range(int(k))]
