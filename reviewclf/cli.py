@@ -10,14 +10,14 @@ __all__ = ['FEATURE_MODULES', 'add_train_options', 'read_class_weights', 'class_
            'train_command', 'check_model_dir', 'restore_columns', 'predict_frame', 'predict_command', 'demo_command',
            'add_core_commands', 'add_feature_commands', 'build_parser', 'main']
 
-# %% ../nbs/10_cli.ipynb #ce6c753f
+# %% ../nbs/10_cli.ipynb #74701e14
 import argparse
 import importlib
 import json
 import sys
 from pathlib import Path
 
-# %% ../nbs/10_cli.ipynb #f33754e2
+# %% ../nbs/10_cli.ipynb #2b5fa71b
 def add_train_options(parser: argparse.ArgumentParser): # parser or subcommand parser to extend
     "Add the model and training options shared by `train`, `demo` and `evaluate`."
     g = parser.add_argument_group('model and training')
@@ -37,7 +37,7 @@ def add_train_options(parser: argparse.ArgumentParser): # parser or subcommand p
     g.add_argument('--quiet', action='store_true', help='no progress bars or training tables, only the summary')
     return parser
 
-# %% ../nbs/10_cli.ipynb #f7cb1b5e
+# %% ../nbs/10_cli.ipynb #d4fd3532
 def read_class_weights(path, # CSV file with columns `label,weight`
                       ) -> dict:
     "Read a class-weight file into `{label: weight}`."
@@ -53,7 +53,7 @@ def read_class_weights(path, # CSV file with columns `label,weight`
         raise ValueError(f"{path}: every weight must be a positive number; fix rows {list(df.index[w.isna() | (w <= 0)])}")
     return dict(zip(df['label'], w.astype(float)))
 
-# %% ../nbs/10_cli.ipynb #f88a0f8f
+# %% ../nbs/10_cli.ipynb #5f7abae5
 def class_weight_list(weights: dict, # `{label: weight}` from `read_class_weights`
                       classes, # the model's classes, in its order
                      ) -> list:
@@ -65,7 +65,7 @@ def class_weight_list(weights: dict, # `{label: weight}` from `read_class_weight
                          f"give one row per class of {list(classes)}")
     return [float(weights[c]) for c in classes]
 
-# %% ../nbs/10_cli.ipynb #36f30559
+# %% ../nbs/10_cli.ipynb #67f8ac18
 _TRAIN_OPTIONS = ('pretrained', 'size', 'backbone', 'seed', 'epochs', 'lm_epochs', 'bs')
 
 def config_from_args(args: argparse.Namespace, # options parsed with `add_train_options`
@@ -83,7 +83,7 @@ def config_from_args(args: argparse.Namespace, # options parsed with `add_train_
         kw['class_weights'] = class_weight_list(w, classes) if classes is not None else w
     return TrainConfig(**kw)
 
-# %% ../nbs/10_cli.ipynb #a1f4f5c5
+# %% ../nbs/10_cli.ipynb #aa8e3a2f
 def read_training_data(data, # CSV/TSV with texts and labels (empty label: unlabelled)
                        text_col='text', # name of the text column
                        label_col='label', # name of the label column
@@ -102,7 +102,7 @@ def read_training_data(data, # CSV/TSV with texts and labels (empty label: unlab
         pool += list(extra['text'])
     return df[has_label].reset_index(drop=True), pool
 
-# %% ../nbs/10_cli.ipynb #c151ba7f
+# %% ../nbs/10_cli.ipynb #080aa5d8
 def classification_scores(labels, # true labels
                           preds, # predicted labels
                          ) -> dict:
@@ -111,7 +111,7 @@ def classification_scores(labels, # true labels
     return dict(accuracy=float(accuracy_score(labels, preds)),
                 macro_f1=float(f1_score(labels, preds, average='macro', zero_division=0)))
 
-# %% ../nbs/10_cli.ipynb #23a6bd17
+# %% ../nbs/10_cli.ipynb #6344b3b7
 def format_table(rows, # sequence of rows (sequences of cells)
                  header=None, # optional column titles
                 ) -> str:
@@ -123,7 +123,7 @@ def format_table(rows, # sequence of rows (sequences of cells)
     if header: lines.insert(1, '  '.join('-' * w for w in widths))
     return '\n'.join(lines)
 
-# %% ../nbs/10_cli.ipynb #1dd3ddb1
+# %% ../nbs/10_cli.ipynb #a7103a22
 def update_metrics_json(path, # JSON file to create or extend
                         **kwargs, # entries to add or replace
                        ) -> dict:
@@ -134,7 +134,7 @@ def update_metrics_json(path, # JSON file to create or extend
     path.write_text(json.dumps(metrics, indent=2))
     return metrics
 
-# %% ../nbs/10_cli.ipynb #da7b7355
+# %% ../nbs/10_cli.ipynb #26cd111b
 def train_summary(model, # trained model (has `.classes`)
                   train_df, valid_df, # labelled rows used to train and to validate
                   scores, # `classification_scores` on `valid_df`
@@ -150,7 +150,7 @@ def train_summary(model, # trained model (has `.classes`)
     files = [['model folder', out], ['metrics', out/'metrics.json'], ['loss plot', out/'losses.png']]
     return '\n'.join(lines + ['', format_table(files)])
 
-# %% ../nbs/10_cli.ipynb #e48e1a86
+# %% ../nbs/10_cli.ipynb #f9d0339a
 def train_command(args):
     "Handler of `reviewclf train`."
     from reviewclf.data import stratified_split
@@ -168,7 +168,7 @@ def train_command(args):
     update_metrics_json(out/'metrics.json', label_counts=counts, data=str(args.data), unlabeled=args.unlabeled)
     print(train_summary(model, train_df, valid_df, scores, out))
 
-# %% ../nbs/10_cli.ipynb #9d82a5ec
+# %% ../nbs/10_cli.ipynb #e7f274d0
 def check_model_dir(path) -> Path:
     "Fail with a message naming `reviewclf train` if `path` is not a model folder."
     path = Path(path)
@@ -177,7 +177,7 @@ def check_model_dir(path) -> Path:
                                 f"train one with `reviewclf train DATA --out {path}`")
     return path
 
-# %% ../nbs/10_cli.ipynb #d45bf153
+# %% ../nbs/10_cli.ipynb #7ee5cf46
 def restore_columns(out, # frame from `read_reviews` or `model.predict`
                     text_col='text', # the input's name for the text column
                     label_col=None, # the input's name for the label column, or None if it was not read as labels
@@ -189,7 +189,7 @@ def restore_columns(out, # frame from `read_reviews` or `model.predict`
     renames.update(orig_label='label')
     return out.rename(columns={k: v for k, v in renames.items() if k in out.columns})
 
-# %% ../nbs/10_cli.ipynb #088f3ec6
+# %% ../nbs/10_cli.ipynb #730b60f9
 def predict_frame(model, # trained model
                   df, # frame from `read_reviews` (column `text`)
                   costs=None, # optional cost-matrix CSV: adds `pred_min_cost`
@@ -204,7 +204,7 @@ def predict_frame(model, # trained model
         out['pred_min_cost'] = np.asarray(model.classes, dtype=object)[np.asarray(idx)]
     return out
 
-# %% ../nbs/10_cli.ipynb #7254dcfb
+# %% ../nbs/10_cli.ipynb #aa34bd94
 def predict_command(args):
     "Handler of `reviewclf predict`."
     from reviewclf.data import read_reviews
@@ -219,7 +219,7 @@ def predict_command(args):
     print(format_table(rows, header=['predicted class', 'rows', 'share']))
     print(f'\n{len(out)} predictions written to {args.out}')
 
-# %% ../nbs/10_cli.ipynb #55f6c628
+# %% ../nbs/10_cli.ipynb #b7bec4c3
 def demo_command(args):
     "Handler of `reviewclf demo`."
     from reviewclf.data import demo_reviews, demo_pool_labels, stratified_split
@@ -252,13 +252,13 @@ def demo_command(args):
     print(format_table(rows, header=['class', 'reviews', 'predicted share', 'true share']))
     print(f'\nwritten to {out}: model/, test_predictions.csv, pool_predictions.csv, summary.json')
 
-# %% ../nbs/10_cli.ipynb #acc5f2ad
+# %% ../nbs/10_cli.ipynb #8928cc37
 def _add_data_options(p, label=True):
     p.add_argument('--text-col', default='text', help='column with the review text (default: text)')
     if label: p.add_argument('--label-col', default='label', help='column with the labels (default: label)')
     p.add_argument('--encoding', default='utf-8', help='file encoding, e.g. latin-1 or cp1252 (default: utf-8)')
 
-# %% ../nbs/10_cli.ipynb #7d21c1bf
+# %% ../nbs/10_cli.ipynb #56a1c687
 def add_core_commands(subparsers):
     "Register `train`, `predict` and `demo`."
     fmt = argparse.RawDescriptionHelpFormatter
@@ -290,7 +290,7 @@ def add_core_commands(subparsers):
     add_train_options(d)
     d.set_defaults(func=demo_command)
 
-# %% ../nbs/10_cli.ipynb #eb238c82
+# %% ../nbs/10_cli.ipynb #3b7e2bd2
 FEATURE_MODULES = ('data', 'evaluate', 'quantify', 'pretrain')
 
 def add_feature_commands(subparsers, modules=FEATURE_MODULES):
@@ -302,7 +302,7 @@ def add_feature_commands(subparsers, modules=FEATURE_MODULES):
             continue
         if hasattr(mod, 'add_cli'): mod.add_cli(subparsers)
 
-# %% ../nbs/10_cli.ipynb #31cde59c
+# %% ../nbs/10_cli.ipynb #3b0affea
 def build_parser() -> argparse.ArgumentParser:
     "The `reviewclf` parser with every available subcommand."
     from reviewclf import __version__
@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_feature_commands(sub)
     return parser
 
-# %% ../nbs/10_cli.ipynb #5e128e16
+# %% ../nbs/10_cli.ipynb #1e42443c
 def main(argv=None, # arguments (default: `sys.argv[1:]`)
         ) -> int:
     "Run the `reviewclf` command line; returns the exit code."
@@ -329,6 +329,6 @@ def main(argv=None, # arguments (default: `sys.argv[1:]`)
         return 2
     return rc if isinstance(rc, int) else 0
 
-# %% ../nbs/10_cli.ipynb #b0c4fca4
+# %% ../nbs/10_cli.ipynb #00fb0d55
 # A notebook kernel is also `__main__`; only `python -m reviewclf.cli` has a `__file__`.
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())
