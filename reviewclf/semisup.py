@@ -7,7 +7,7 @@ Docs: https://reviewclf.github.io/reviewclf/semisupervised.html.md"""
 # %% auto #0
 __all__ = ['TfidfModel', 'train_tfidf', 'gold_f1', 'pool_prior', 'select_confident', 'self_train', 'adapt_lm']
 
-# %% ../nbs/08_semisupervised.ipynb #5b81b833
+# %% ../nbs/08_semisupervised.ipynb #f362bc56
 import json
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from .evaluate import score_probs
 
-# %% ../nbs/08_semisupervised.ipynb #db8adc3d
+# %% ../nbs/08_semisupervised.ipynb #57583cfd
 class TfidfModel:
     "TF-IDF + logistic regression with the project's model interface (`classes`, `predict_proba`, `predict`)."
     def __init__(self, pipe, classes): self.pipe, self.classes = pipe, list(classes)
@@ -37,12 +37,12 @@ def train_tfidf(train_df, # labelled rows: text, label
     pipe.fit(train_df['text'].astype(str), train_df['label'].astype(str))
     return TfidfModel(pipe, pipe.classes_)
 
-# %% ../nbs/08_semisupervised.ipynb #ca8d888a
+# %% ../nbs/08_semisupervised.ipynb #e18ef7f9
 def gold_f1(model, df): # a model; labelled rows (text, label)
     "Macro-F1 of `model` on the gold labels of `df`."
     return score_probs(df['label'].astype(str), model.predict_proba(df['text'].tolist()), model.classes)['macro_f1']
 
-# %% ../nbs/08_semisupervised.ipynb #46f73db6
+# %% ../nbs/08_semisupervised.ipynb #34a97ae1
 def pool_prior(probs): # (n, k) pool probabilities
     "Estimated class shares of the pool: the mean predicted probability (PCC)."
     return np.asarray(probs, dtype=float).mean(0)
@@ -54,7 +54,7 @@ def _quotas(n, prior):
     q[np.argsort(-(raw - q))[:n - q.sum()]] += 1
     return q
 
-# %% ../nbs/08_semisupervised.ipynb #3146ad1b
+# %% ../nbs/08_semisupervised.ipynb #6239546f
 def select_confident(probs, # (n, k) pool probabilities
                      n:int, # at most this many rows
                      prior=None, # class shares to keep (per-class quotas); None: no quotas
@@ -69,7 +69,7 @@ def select_confident(probs, # (n, k) pool probabilities
         idx = idx[np.argsort(-conf[idx], kind='stable')]
     return idx, pred[idx]
 
-# %% ../nbs/08_semisupervised.ipynb #18c92828
+# %% ../nbs/08_semisupervised.ipynb #8a75e660
 def _shares(labels, classes): return [float(np.mean(np.asarray(labels) == c)) if len(labels) else 0. for c in classes]
 
 def self_train(train_df, # gold labelled rows: text, label
@@ -108,7 +108,7 @@ def self_train(train_df, # gold labelled rows: text, label
         model, data, best = new, cand, max(best, f1); used[rest[idx]] = True
     return model, pd.DataFrame(hist)
 
-# %% ../nbs/08_semisupervised.ipynb #f0fb4bbd
+# %% ../nbs/08_semisupervised.ipynb #928d0663
 def adapt_lm(texts, # in-domain texts (the unlabelled pool, the labelled texts without labels)
              pretrained, # the general LM folder (e.g. `reviewclf.pretrain.shipped_lm()`)
              out, # the LM folder to write
