@@ -102,8 +102,9 @@ def run_one(fit, train, valid, test, costs, seed):
     plain = fit(train, valid, None, seed)
     weighted = fit(train, valid, dict(zip(classes, w)), seed)
     balanced = fit(train, valid, 'auto', seed)
-    p_plain, p_weighted, p_balanced = (m.predict_proba(test) for m in (plain, weighted, balanced))
-    T = fit_temperature(plain.predict_proba(valid), y_valid)
+    texts = test.text.tolist()
+    p_plain, p_weighted, p_balanced = (m.predict_proba(texts) for m in (plain, weighted, balanced))
+    T = fit_temperature(plain.predict_proba(valid.text.tolist()), y_valid)
     p_cal = apply_temperature(p_plain, T)
     rules = {
         'plain (argmax)': (p_plain.argmax(1), p_plain),
