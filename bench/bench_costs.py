@@ -125,7 +125,7 @@ def summarise(df):
     "Mean and standard deviation over seeds, one row per rule, in the order the rules were run."
     order = list(dict.fromkeys(df.rule))
     g = df.groupby('rule', sort=False)[['accuracy', 'macro_f1', 'expected_cost', 'nll']]
-    out = g.mean().round(3).astype(str) + ' ± ' + g.std().round(3).astype(str)
+    out = g.mean().round(3).astype(str) + ' ± ' + g.std().fillna(0).round(3).astype(str)
     return out.loc[order]
 
 
