@@ -10,7 +10,7 @@ __all__ = ['CORNER', 'CostMatrixError', 'cost_frame', 'write_costs', 'cost_templ
            'decide_with_costs', 'is_true_class_cost', 'weights_from_costs', 'reweight_probs', 'unweight_probs',
            'softmax', 'nll', 'ece', 'apply_temperature', 'fit_temperature', 'cost_scores', 'ordinal_costs']
 
-# %% ../nbs/05_costs.ipynb #a9030127
+# %% ../nbs/05_costs.ipynb #9b55574a
 import warnings
 from pathlib import Path
 
@@ -21,13 +21,13 @@ from fastai.learner import Metric
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import f1_score
 
-# %% ../nbs/05_costs.ipynb #f8d78c64
+# %% ../nbs/05_costs.ipynb #a024c04a
 CORNER = 'predicted\\true'  # first header cell of a cost CSV: rows are predictions, columns the truth
 
 class CostMatrixError(ValueError):
     "A cost matrix that does not fit the model's classes or has invalid values"
 
-# %% ../nbs/05_costs.ipynb #dfcfff31
+# %% ../nbs/05_costs.ipynb #f598b6e1
 def cost_frame(C, # k x k costs, rows predicted, columns true
                classes, # class names in the order of `C`
               ) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def cost_frame(C, # k x k costs, rows predicted, columns true
     df.index.name, df.columns.name = 'predicted', 'true'
     return df
 
-# %% ../nbs/05_costs.ipynb #4bbf41ab
+# %% ../nbs/05_costs.ipynb #57e7ad62
 def write_costs(C, # k x k costs, rows predicted, columns true
                 classes, # class names in the order of `C`
                 path, # where to write the CSV
@@ -46,7 +46,7 @@ def write_costs(C, # k x k costs, rows predicted, columns true
     cost_frame(C, classes).to_csv(path, index_label=CORNER, float_format='%g')
     return path
 
-# %% ../nbs/05_costs.ipynb #2f3cf748
+# %% ../nbs/05_costs.ipynb #600ab5f5
 def cost_template(classes, # the model's classes
                   path=None, # also write it here as CSV, if given
                  ) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def cost_template(classes, # the model's classes
     if path is not None: write_costs(C, classes, path)
     return cost_frame(C, classes)
 
-# %% ../nbs/05_costs.ipynb #f85611a2
+# %% ../nbs/05_costs.ipynb #76c648b2
 def _read_costs_csv(path):
     "Read a cost CSV into a DataFrame of strings, transposing a `true\\predicted` file"
     path = Path(path)
@@ -69,7 +69,7 @@ def _read_costs_csv(path):
     if corner.startswith(('true', 'actual')): df = df.T
     return df
 
-# %% ../nbs/05_costs.ipynb #33d7ad9c
+# %% ../nbs/05_costs.ipynb #b97af9ab
 def _to_float(df):
     "Costs as floats, naming any cell that is not a number"
     vals = df.apply(pd.to_numeric, errors='coerce').to_numpy(dtype=float)
@@ -79,7 +79,7 @@ def _to_float(df):
                               "put a number in every cell")
     return vals
 
-# %% ../nbs/05_costs.ipynb #b155f222
+# %% ../nbs/05_costs.ipynb #8937b206
 def _check_labels(df, classes):
     "Raise naming the missing or extra labels of the rows and columns"
     for axis, labels in (('rows (predicted)', df.index), ('columns (true)', df.columns)):
@@ -92,7 +92,7 @@ def _check_labels(df, classes):
                                   f"must be exactly the model's classes {classes} "
                                   "(start from `cost_template(classes, path)`)")
 
-# %% ../nbs/05_costs.ipynb #32182c0a
+# %% ../nbs/05_costs.ipynb #9e1a0779
 def _check_values(C, classes):
     "Raise on negative or all-zero costs, warn on a non-zero diagonal"
     if not np.isfinite(C).all():
@@ -107,7 +107,7 @@ def _check_values(C, classes):
         warnings.warn(f"correct predictions cost {dict(zip(classes, diag.tolist()))}; usually 0. Decisions do "
                       "not change if you subtract each column's diagonal value, but expected costs include it")
 
-# %% ../nbs/05_costs.ipynb #b14210f2
+# %% ../nbs/05_costs.ipynb #9b529cba
 def read_costs(src, # DataFrame, dict {predicted: {true: cost}}, k x k array in `classes` order, or CSV path
                classes, # the model's classes, in its order (e.g. `model.classes`)
               ) -> np.ndarray: # C[i, j] = cost of predicting classes[i] when the truth is classes[j]
@@ -132,7 +132,7 @@ def read_costs(src, # DataFrame, dict {predicted: {true: cost}}, k x k array in 
     _check_values(C, classes)
     return C
 
-# %% ../nbs/05_costs.ipynb #d6248148
+# %% ../nbs/05_costs.ipynb #1df4c4b3
 def _as_index(y, classes):
     "Class indices from indices (`classes=None`) or from labels in `classes`"
     y = np.asarray(y)
@@ -144,7 +144,7 @@ def _as_index(y, classes):
                               "check the label column")
     return np.array([lookup[str(o)] for o in y], dtype=int)
 
-# %% ../nbs/05_costs.ipynb #910fbe47
+# %% ../nbs/05_costs.ipynb #c6c4ffd7
 def expected_cost(y_true, # true classes: indices, or labels with `classes`
                   y_pred, # predicted classes: indices, or labels with `classes`
                   C, # k x k costs, rows predicted, columns true
@@ -154,7 +154,7 @@ def expected_cost(y_true, # true classes: indices, or labels with `classes`
     C = np.asarray(C, dtype=float)
     return float(C[_as_index(y_pred, classes), _as_index(y_true, classes)].mean())
 
-# %% ../nbs/05_costs.ipynb #3393fa26
+# %% ../nbs/05_costs.ipynb #6ccba76b
 class ExpectedCost(Metric):
     "Mean cost per item of the argmax predictions, as a fastai metric"
     def __init__(self, C): self.C = np.asarray(C, dtype=float)  # rows predicted, columns true
@@ -169,7 +169,7 @@ class ExpectedCost(Metric):
     @property
     def name(self): return 'expected_cost'
 
-# %% ../nbs/05_costs.ipynb #2c7bbcfb
+# %% ../nbs/05_costs.ipynb #22b6bf67
 def cost_confusion(y_true, # true classes (indices, or labels with `classes`)
                    y_pred, # predicted classes (indices, or labels with `classes`)
                    k, # number of classes
@@ -180,7 +180,7 @@ def cost_confusion(y_true, # true classes (indices, or labels with `classes`)
     np.add.at(counts, (_as_index(y_pred, classes), _as_index(y_true, classes)), 1)
     return counts
 
-# %% ../nbs/05_costs.ipynb #42e82340
+# %% ../nbs/05_costs.ipynb #45d099a8
 def _heatmap(ax, M, classes, title, fmt):
     "One annotated matrix, predictions on the rows"
     ax.imshow(M, cmap='Blues')
@@ -191,7 +191,7 @@ def _heatmap(ax, M, classes, title, fmt):
         colour = 'white' if M[i, j] > M.max() / 2 else 'black'
         ax.text(j, i, format(M[i, j], fmt), ha='center', va='center', color=colour)
 
-# %% ../nbs/05_costs.ipynb #063e471a
+# %% ../nbs/05_costs.ipynb #57db5e7d
 def plot_cost_confusion(y_true, # true classes (indices, or labels with `classes`)
                         y_pred, # predicted classes (indices, or labels with `classes`)
                         C, # k x k costs, rows predicted, columns true
@@ -209,7 +209,7 @@ def plot_cost_confusion(y_true, # true classes (indices, or labels with `classes
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_costs.ipynb #d87c720f
+# %% ../nbs/05_costs.ipynb #b74b16b4
 def conditional_risk(probs, # (n, k) predicted probabilities
                      C, # k x k costs, rows predicted, columns true
                     ) -> np.ndarray: # (n, k): expected cost of predicting each class
@@ -221,14 +221,14 @@ def conditional_risk(probs, # (n, k) predicted probabilities
                               f"to match the {k} x {k} cost matrix")
     return probs @ C.T
 
-# %% ../nbs/05_costs.ipynb #d1c7f5ef
+# %% ../nbs/05_costs.ipynb #d09f2f51
 def min_cost_decision(probs, # (n, k) predicted probabilities
                       C, # k x k costs, rows predicted, columns true
                      ) -> np.ndarray: # index of the cheapest class per row
     "Class with the lowest expected cost for each row (Elkan 2001)"
     return conditional_risk(probs, C).argmin(axis=1)
 
-# %% ../nbs/05_costs.ipynb #46f1e074
+# %% ../nbs/05_costs.ipynb #248cff1f
 def decide_with_costs(df, # predictions with `prob_<class>` columns, e.g. from `model.predict`
                       C, # k x k costs in `classes` order, rows predicted, columns true
                       classes, # the model's classes
@@ -243,7 +243,7 @@ def decide_with_costs(df, # predictions with `prob_<class>` columns, e.g. from `
     out['expected_cost'] = risk.min(1)
     return out
 
-# %% ../nbs/05_costs.ipynb #81fcb1fa
+# %% ../nbs/05_costs.ipynb #feb8093c
 def is_true_class_cost(C, # k x k costs, rows predicted, columns true
                       ) -> bool:
     "Whether every mistake's cost depends only on the true class (what class weights can express)"
@@ -251,7 +251,7 @@ def is_true_class_cost(C, # k x k costs, rows predicted, columns true
     off = np.where(np.eye(len(C), dtype=bool), np.nan, C)
     return bool(np.all(np.nanmax(off, axis=0) == np.nanmin(off, axis=0)))
 
-# %% ../nbs/05_costs.ipynb #64b0bd30
+# %% ../nbs/05_costs.ipynb #fd3da104
 def weights_from_costs(C, # k x k costs, rows predicted, columns true
                       ) -> np.ndarray: # one weight per true class, mean 1
     "Class weights for a weighted loss: each true class's mean mistake cost"
@@ -263,7 +263,7 @@ def weights_from_costs(C, # k x k costs, rows predicted, columns true
                       "average mistake cost. Use `min_cost_decision` to honour the full matrix")
     return w / w.mean()
 
-# %% ../nbs/05_costs.ipynb #3e048cf5
+# %% ../nbs/05_costs.ipynb #256fec3c
 def reweight_probs(probs, # (n, k) probabilities
                    weights, # one weight per class
                   ) -> np.ndarray:
@@ -271,7 +271,7 @@ def reweight_probs(probs, # (n, k) probabilities
     q = np.asarray(probs, dtype=float) * np.asarray(weights, dtype=float)
     return q / q.sum(axis=-1, keepdims=True)
 
-# %% ../nbs/05_costs.ipynb #965d3eea
+# %% ../nbs/05_costs.ipynb #e428f383
 def unweight_probs(probs, # (n, k) probabilities from a model trained with class weights
                    weights, # the class weights it was trained with
                   ) -> np.ndarray:
@@ -280,7 +280,7 @@ def unweight_probs(probs, # (n, k) probabilities from a model trained with class
     if (w <= 0).any(): raise CostMatrixError(f"class weights must be > 0 to undo them, got {w.tolist()}")
     return reweight_probs(probs, 1 / w)
 
-# %% ../nbs/05_costs.ipynb #39ead3fd
+# %% ../nbs/05_costs.ipynb #682babcc
 def _log_scores(scores):
     "Logits, or log-probabilities when `scores` are rows of probabilities"
     s = np.asarray(scores, dtype=float)
@@ -293,7 +293,7 @@ def softmax(z): # (n, k) logits
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
-# %% ../nbs/05_costs.ipynb #24e36b4a
+# %% ../nbs/05_costs.ipynb #62dd03c6
 def nll(probs, # (n, k) probabilities
         y, # true class indices
        ) -> float:
@@ -301,7 +301,7 @@ def nll(probs, # (n, k) probabilities
     probs = np.asarray(probs, dtype=float)
     return float(-np.log(np.clip(probs[np.arange(len(probs)), np.asarray(y, dtype=int)], 1e-12, None)).mean())
 
-# %% ../nbs/05_costs.ipynb #4c6dd4a7
+# %% ../nbs/05_costs.ipynb #bcf84249
 def ece(probs, # (n, k) probabilities
         y, # true class indices
         n_bins=10, # equal-width confidence bins
@@ -313,14 +313,14 @@ def ece(probs, # (n, k) probabilities
     return float(sum(abs(hit[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
                      for b in np.unique(bins)))
 
-# %% ../nbs/05_costs.ipynb #e8019bcb
+# %% ../nbs/05_costs.ipynb #69630d1a
 def apply_temperature(scores, # (n, k) logits or probabilities
                       T, # temperature from `fit_temperature`
                      ) -> np.ndarray: # (n, k) probabilities
     "Probabilities from `scores` with the logits divided by `T`"
     return softmax(_log_scores(scores) / T)
 
-# %% ../nbs/05_costs.ipynb #f7fd359c
+# %% ../nbs/05_costs.ipynb #9e4799a2
 def fit_temperature(scores, # (n, k) validation logits or probabilities
                     y, # validation true class indices
                     bounds=(0.05, 20.), # range searched for T
@@ -330,7 +330,7 @@ def fit_temperature(scores, # (n, k) validation logits or probabilities
     res = minimize_scalar(lambda t: nll(softmax(z / np.exp(t)), y), bounds=np.log(bounds), method='bounded')
     return float(np.exp(res.x))
 
-# %% ../nbs/05_costs.ipynb #8a2a12bb
+# %% ../nbs/05_costs.ipynb #a65cac83
 def cost_scores(y_true, # true class indices
                 y_pred, # predicted class indices
                 C, # k x k costs, rows predicted, columns true
@@ -341,7 +341,7 @@ def cost_scores(y_true, # true class indices
                 macro_f1=float(f1_score(y_true, y_pred, average='macro', labels=range(len(C)), zero_division=0)),
                 expected_cost=expected_cost(y_true, y_pred, C))
 
-# %% ../nbs/05_costs.ipynb #d0f1b7de
+# %% ../nbs/05_costs.ipynb #0450b1be
 def ordinal_costs(k, # number of ordered classes (e.g. 5 for 1-5 stars)
                   power=1, # 1: |i - j|, 2: (i - j)**2
                  ) -> np.ndarray:
