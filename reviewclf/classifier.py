@@ -9,7 +9,7 @@ Docs: https://reviewclf.github.io/reviewclf/classifier.html.md"""
 __all__ = ['ULMFIT_SCHEDULE', 'clas_dataloaders', 'roc_auc_present', 'macro_f1', 'RocAucPresent', 'MacroF1',
            'class_weight_values', 'weighted_loss', 'load_encoder_weights', 'CurveRecorder', 'clas_learner',
            'group_names', 'trainable', 'Stage', 'check_moms', 'as_stages', 'scale_schedule', 'fit_schedule',
-           'plot_curves', 'ReviewModel', 'load_model', 'TrainConfig', 'train_model']
+           'plot_curves', 'ReviewModel', 'text_list', 'load_model', 'TrainConfig', 'train_model']
 
 # %% ../nbs/02_classifier.ipynb #23c750b4
 import json, random, warnings
@@ -256,9 +256,19 @@ class ReviewModel:
     def __repr__(self): return f"ReviewModel(classes={self.classes}, vocab={len(self.vocab)}, size={self.config['size']!r})"
 
 # %% ../nbs/02_classifier.ipynb #9d314ca4
-def _predict_proba(self:ReviewModel, texts, bs:int=64): # texts; batch size
+def text_list(texts)->list:
+    "A list of strings from one string, a list, a Series, or a DataFrame with a `text` column."
+    if isinstance(texts, str): return [texts]
+    if isinstance(texts, pd.DataFrame):
+        if 'text' not in texts.columns:
+            raise ValueError(f"the DataFrame has no 'text' column (it has {list(texts.columns)}); "
+                             "read it with reviewclf.data.read_reviews(..., text_col=...)")
+        texts = texts['text']
+    return ['' if pd.isna(t) else str(t) for t in texts]
+
+def _predict_proba(self:ReviewModel, texts, bs:int=64): # texts (list, Series, or DataFrame with `text`); batch size
     "Class probabilities, shape (n, k), in the order of `texts`."
-    ids = [[self._o2i.get(t, 0) for t in ts] for ts in tokenize(list(texts))]
+    ids = [[self._o2i.get(t, 0) for t in ts] for ts in tokenize(text_list(texts))]
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     out = np.zeros((len(ids), len(self.classes)), dtype=np.float32)
     seq_len, pad = self.config['seq_len'], self.config['arch'].get('pad_token', 1)

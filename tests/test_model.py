@@ -76,6 +76,12 @@ def test_prediction_on_unseen_texts(model):
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
     assert model.predict([]).shape[0] == 0
 
+def test_predict_proba_takes_a_frame_or_one_string(model, data):
+    df = data[2].reset_index(drop=True)
+    np.testing.assert_allclose(model.predict_proba(df), model.predict_proba(df.text), atol=1e-6)
+    assert model.predict_proba(df.text[0]).shape == (1, len(model.classes))
+    with pytest.raises(ValueError, match="no 'text' column"): model.predict_proba(df.rename(columns={'text': 'body'}))
+
 def test_folder_contents(saved, model):
     names = {p.name for p in saved.iterdir()}
     assert {'config.json', 'vocab.json', 'model.safetensors', 'metrics.json', 'losses.png', 'valid_preds.csv'} <= names
