@@ -43,6 +43,9 @@ def main(argv=None):
     texts = (texts * (args.n // len(texts) + 1))[:args.n]
     loop_n = args.loop_n or args.n
     learn = model.learn
+    # CurveRecorder (the loss-plot recorder) breaks learn.predict/get_preds after training (float(None) in
+    # after_epoch, reported to the core lesson); it only matters while training, so drop it here.
+    learn.remove_cbs([cb for cb in learn.cbs if type(cb).__name__ == 'CurveRecorder'])
 
     t_batched, probs = timed(lambda: model.predict_proba(texts), args.repeat)
 
