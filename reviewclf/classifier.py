@@ -114,13 +114,17 @@ def load_encoder_weights(model, # a classifier from `get_text_classifier`
 class CurveRecorder(Callback):
     "Record training loss per batch and validation loss and metrics per epoch, across every fit."
     order = Recorder.order + 1
-    def __init__(self): self.hist = dict(step=[], train_loss=[], epochs=[], fit_starts=[])
-    def before_fit(self): self.hist['fit_starts'].append(len(self.hist['step']))
+    def __init__(self): self.hist, self.fitting = dict(step=[], train_loss=[], epochs=[], fit_starts=[]), False
+    def before_fit(self):
+        # `get_preds` and `predict` run fit events too, with a `gather_preds` callback attached and nothing to record
+        self.fitting = not hasattr(self.learn, 'gather_preds')
+        if self.fitting: self.hist['fit_starts'].append(len(self.hist['step']))
     def after_batch(self):
         if not self.training: return
         self.hist['step'].append(len(self.hist['step']) + 1)
         self.hist['train_loss'].append(float(self.learn.smooth_loss))
     def after_epoch(self):
+        if not self.fitting or not self.learn.recorder.values: return
         vals = self.learn.recorder.values[-1]
         names = self.learn.recorder.metric_names[1:len(vals) + 1]
         row = dict(step=len(self.hist['step']), stage=len(self.hist['fit_starts']))

@@ -152,6 +152,14 @@ def test_export_works(model, tmp_path):
     assert len(learn.splitter(learn.model)) == 4  # embedding, 2 LSTM layers, head
     assert torch.allclose(learn.loss_func.func.weight.cpu(), torch.tensor(model.class_weights))
 
+def test_fastai_prediction_paths_on_the_trained_learner(model, data):
+    # the learner's items are token lists, so fastai's own paths take `(tokens,)` rather than raw strings
+    from reviewclf.lm import tokenize
+    items = [(t,) for t in tokenize(list(data[2].text[:5]))]
+    preds, _ = model.learn.get_preds(dl=model.learn.dls.test_dl(items, num_workers=0))
+    assert preds.shape == (5, len(model.classes))
+    assert model.learn.predict(items[0])[0] in model.classes
+
 def test_wt103_fails_fast_offline(monkeypatch):
     monkeypatch.setenv('REVIEWCLF_OFFLINE', '1')
     with pytest.raises(ConnectionError, match="pretrained='none'.*PATH"): pretrained_lm('wt103')
