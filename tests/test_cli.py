@@ -191,3 +191,104 @@ def test_module_entry_point_subprocess():
         pytest.skip('console script not installed (pip install -e .)')
     r = subprocess.run([exe, '--help'], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and 'demo' in r.stdout
+
+
+# --- bad input found by a tester: one `error:` line and exit code 2, checked before any training ---
+
+def _parse_error(argv, capsys, needle):
+    with pytest.raises(SystemExit) as e: main(argv)
+    assert e.value.code == 2
+    assert needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('opt,value,needle', [
+    ('--epochs', '-1', 'positive integer'), ('--lm-epochs', '-1', '0 or more'), ('--bs', '0', 'positive integer'),
+    ('--valid-pct', '1.5', 'between 0 and 1'), ('--valid-pct', '0', 'between 0 and 1'), ('--epochs', 'x', 'not an integer')])
+def test_nonsense_train_settings_rejected_at_parse_time(reviews_csv, tmp_path, capsys, opt, value, needle):
+    _parse_error(['train', str(reviews_csv), '--out', str(tmp_path/'m'), opt, value], capsys, needle)
+
+
+def test_wt103_needs_size_full(reviews_csv, tmp_path, capsys):
+    err = _bad(['train', str(reviews_csv), '--text-col', 'review', '--label-col', 'topic', '--out', str(tmp_path/'m'),
+                '--pretrained', 'wt103'], capsys)
+    assert '--size full' in err
+    assert not (tmp_path/'m').exists()
+
+
+def test_wt103_offline_is_one_error_line(reviews_csv, tmp_path, capsys, monkeypatch):
+    import reviewclf.lm as lm
+    def offline(*a, **k): raise ConnectionError('Cannot download the WikiText-103 weights: no connection')
+    monkeypatch.setattr(lm, '_wt103', offline)
+    err = _bad(['train', str(reviews_csv), '--text-col', 'review', '--label-col', 'topic', '--out', str(tmp_path/'m'),
+                '--pretrained', 'wt103', '--size', 'full', *FAST[2:]], capsys)
+    assert 'Cannot download' in err
+
+
+def test_train_out_is_a_file(reviews_csv, tmp_path, capsys):
+    f = tmp_path/'afile'
+    f.write_text('keep me')
+    err = _bad(['train', str(reviews_csv), '--text-col', 'review', '--label-col', 'topic', '--out', str(f), *FAST], capsys)
+    assert '--out' in err and 'folder' in err
+    assert f.read_text() == 'keep me'
+
+
+def test_predict_out_is_a_folder(model_dir, reviews_csv, tmp_path, capsys):
+    err = _bad(['predict', str(model_dir), str(reviews_csv), '--text-col', 'review', '--out', str(tmp_path)], capsys)
+    assert 'is a folder' in err
+
+
+def test_predict_header_only(model_dir, tmp_path, capsys):
+    data = tmp_path/'empty.csv'
+    data.write_text('text\n')
+    err = _bad(['predict', str(model_dir), str(data), '--out', str(tmp_path/'p.csv')], capsys)
+    assert 'no rows' in err
+
+
+@pytest.mark.parametrize('damage,needle', [
+    (lambda d: (d/'config.json').write_text('{"backbone": '), 'config.json'),
+    (lambda d: (d/'vocab.json').unlink(), 'vocab.json'),
+    (lambda d: (d/'model.safetensors').write_bytes((d/'model.safetensors').read_bytes()[:100]), 'model.safetensors')])
+def test_damaged_model_folder(model_dir, reviews_csv, tmp_path, capsys, damage, needle):
+    broken = tmp_path/'broken'
+    shutil.copytree(model_dir, broken)
+    damage(broken)
+    err = _bad(['predict', str(broken), str(reviews_csv), '--text-col', 'review', '--out', str(tmp_path/'p.csv')], capsys)
+    assert needle in err and 'retrain' in err
+
+
+def test_predict_keeps_user_pred_columns_and_order(model_dir, tmp_path, capsys):
+    data = tmp_path/'mine.csv'
+    pd.DataFrame({'id': [1, 2], 'review': ['They made me redundant.', 'I want to change careers.'],
+                  'pred': ['x', 'y'], 'stars': [4, 5]}).to_csv(data, index=False)
+    out = tmp_path/'p.csv'
+    assert main(['predict', str(model_dir), str(data), '--text-col', 'review', '--out', str(out)]) == 0
+    assert 'warning:' in capsys.readouterr().err
+    pred = pd.read_csv(out)
+    assert list(pred.columns[:4]) == ['id', 'review', 'orig_pred', 'stars']
+    assert list(pred['orig_pred']) == ['x', 'y']
+    assert pred.columns[4] == 'pred' and all(c.startswith('prob_') for c in pred.columns[5:])
+
+
+def test_predict_accepts_one_class_label_column(model_dir, tmp_path):
+    data = tmp_path/'one.csv'
+    pd.DataFrame({'review': ['They made me redundant.', 'Laid off last week.'], 'topic': ['lost job'] * 2}).to_csv(data, index=False)
+    out = tmp_path/'p.csv'
+    assert main(['predict', str(model_dir), str(data), '--text-col', 'review', '--label-col', 'topic', '--out', str(out)]) == 0
+    assert list(pd.read_csv(out)['topic']) == ['lost job'] * 2
+
+
+def test_semicolon_file_with_sep(model_dir, tmp_path):
+    data = tmp_path/'semi.csv'
+    data.write_text('review;stars\nThey made me redundant, sadly.;3\nI want a new career;4\n')
+    out = tmp_path/'p.csv'
+    assert main(['predict', str(model_dir), str(data), '--text-col', 'review', '--sep', ';', '--out', str(out)]) == 0
+    assert list(pd.read_csv(out)['stars']) == [3, 4]
+
+
+def test_main_warning_format():
+    import warnings
+    from reviewclf.cli import _show_warning
+    import io
+    buf = io.StringIO()
+    _show_warning(UserWarning('texts occur more than once'), UserWarning, '/some/path/data.py', 12, file=buf)
+    assert buf.getvalue() == 'warning: texts occur more than once\n'
