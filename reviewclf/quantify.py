@@ -363,7 +363,10 @@ def pool_texts(
         warnings.filterwarnings('ignore', message='.*occur more than once')
         df = read_reviews(pool, text_col=text_col, label_col=None, drop_empty=True)
     lab = next((c for c in ('orig_label', 'label_orig') if c in df.columns), None)
-    if lab is not None and df[lab].notna().any() and df[lab].isna().any():
+    if lab is not None and df[lab].notna().all():
+        raise ValueError(f"every row of the pool has a label in its `label` column: quantify estimates the class shares "
+                         f"of unlabelled reviews; pass a file whose label column is empty, or drop that column")
+    if lab is not None and df[lab].notna().any():
         warnings.warn(f"the pool holds {int(df[lab].notna().sum())} labelled rows; quantifying only the "
                       f"{int(df[lab].isna().sum())} rows with an empty label")
         df = df[df[lab].isna()]

@@ -164,6 +164,13 @@ def test_pool_texts_skips_labelled_rows(tmp_path):
     assert Q.pool_texts(['a', 'b']) == ['a', 'b']
 
 
+def test_pool_with_every_row_labelled_is_an_error(tmp_path):
+    path = tmp_path / 'pool.csv'
+    pd.DataFrame({'review': ['one', 'two'], 'label': ['x', 'y']}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="every row of the pool has a label"):
+        Q.pool_texts(path, text_col='review')
+
+
 class KeywordModel:
     "A stand-in model: class probabilities from keywords."
     classes = ['lost job', 'career change']
