@@ -13,7 +13,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -410,8 +410,10 @@ def train_embedding_model(train_df:pd.DataFrame, # labelled reviews: `text`, `la
                           unlabelled=None, # accepted for the shared interface; not used
                           cache:EmbeddingCache|None=None)->EmbeddingModel:
     "Train a sentence-embedding classifier: encoder (frozen or fine-tuned) + head."
-    cfg, cache, t0 = embedding_config(cfg), cache or EMBED_CACHE, time.time()
+    cfg, cache, t0 = replace(embedding_config(cfg)), cache or EMBED_CACHE, time.time()
     texts, y, classes = _labelled(train_df)
+    # keep the weights themselves, not 'auto': quantification reads them from the folder to undo the shift
+    if cfg.class_weights is not None: cfg.class_weights = class_weight_array(cfg.class_weights, classes, y).tolist()
     encoder, losses = load_encoder(cfg.model, cfg.device), []
     if cfg.finetune:
         encoder, losses = finetune_encoder(encoder, texts, y, cfg.pairs, cfg.ft_epochs, cfg.ft_lr, cfg.ft_bs, cfg.seed)

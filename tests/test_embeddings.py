@@ -119,6 +119,13 @@ def test_class_weights_shift_probabilities(toy):
         E.train_embedding_model(toy, {'class_weights': [1, 2]})
 
 
+def test_auto_class_weights_are_saved_as_numbers(toy, tmp_path):
+    pytest.importorskip('sentence_transformers')
+    E.train_embedding_model(toy, {'class_weights': 'auto'}).save(tmp_path / 'm')
+    cw = json.loads((tmp_path / 'm' / 'config.json').read_text())['class_weights']
+    assert len(cw) == 3 and all(isinstance(w, float) for w in cw)
+
+
 def test_reads_a_train_config_like_object(toy):
     class Cfg:
         seed, class_weights, epochs, embed_head = 1, 'auto', 10, 'mlp'
