@@ -347,7 +347,7 @@ def evaluate_command(args):
 # %% ../nbs/04_evaluation.ipynb #1104e209
 def add_cli(subparsers):
     "Register `reviewclf evaluate`."
-    from reviewclf.cli import add_train_options
+    from reviewclf.cli import add_train_options, fraction, positive_int
     p = subparsers.add_parser('evaluate', help='train a recipe over seeds and folds and report the spread of scores',
         formatter_class=__import__('argparse').RawDescriptionHelpFormatter,
         description='Train the same recipe over several seeds and stratified folds; print mean, std, a 95% interval '
@@ -360,11 +360,11 @@ def add_cli(subparsers):
     p.add_argument('--encoding', default='utf-8', help='file encoding, e.g. latin-1 or cp1252 (default: utf-8)')
     p.add_argument('--unlabeled', metavar='POOL', help='CSV/TSV with more unlabelled texts (same --text-col)')
     p.add_argument('--test', metavar='TEST.csv', help='fixed labelled test set scored by every run (enables best-of-N and ensembles)')
-    p.add_argument('--seeds', type=int, default=5, help='training seeds per fold, starting at --seed (default: 5)')
-    p.add_argument('--folds', type=int, default=5, help='k of the stratified k-fold; 1: one split per seed with --valid-pct (default: 5)')
-    p.add_argument('--repeats', type=int, default=1, help='repeats of the k-fold with other folds (default: 1)')
-    p.add_argument('--valid-pct', type=float, default=0.2, help='held-out share when --folds 1 (default: 0.2)')
-    p.add_argument('--n-jobs', type=int, default=1, help='runs in parallel processes (default: 1)')
+    p.add_argument('--seeds', type=positive_int, default=5, help='training seeds per fold, starting at --seed (default: 5)')
+    p.add_argument('--folds', type=positive_int, default=5, help='k of the stratified k-fold; 1: one split per seed with --valid-pct (default: 5)')
+    p.add_argument('--repeats', type=positive_int, default=1, help='repeats of the k-fold with other folds (default: 1)')
+    p.add_argument('--valid-pct', type=fraction, default=0.2, help='held-out share when --folds 1 (default: 0.2)')
+    p.add_argument('--n-jobs', type=positive_int, default=1, help='runs in parallel processes (default: 1)')
     p.add_argument('--out', required=True, metavar='REPORT_DIR', help='folder for report.json and runs.png')
     add_train_options(p)
     p.set_defaults(func=evaluate_command)

@@ -351,6 +351,7 @@ def recommend(
 def pool_texts(
     pool, # list of texts, DataFrame, or path of a CSV/TSV file
     text_col='text', # column holding the review text
+    **read_kw, # passed on to `read_reviews` for files, e.g. encoding='cp1252', sep=';'
 ) -> list:
     "The texts to quantify: unlabelled rows when `pool` mixes labelled and unlabelled ones."
     from reviewclf.data import read_reviews
@@ -361,7 +362,7 @@ def pool_texts(
     with warnings.catch_warnings():
         # repeated texts matter for training splits, not for counting a pool
         warnings.filterwarnings('ignore', message='.*occur more than once')
-        df = read_reviews(pool, text_col=text_col, label_col=None, drop_empty=True)
+        df = read_reviews(pool, text_col=text_col, label_col=None, drop_empty=True, **read_kw)
     lab = next((c for c in ('orig_label', 'label_orig') if c in df.columns), None)
     if lab is not None and df[lab].notna().all():
         raise ValueError(f"every row of the pool has a label in its `label` column: quantify estimates the class shares "
@@ -404,11 +405,12 @@ def quantify(
     seed=0, # bootstrap seed
     solver='exact', # ACC/PACC solver, see `adjust`
     progress=True, # show a progress bar while bootstrapping
+    read_kw=None, # how to read a file pool, e.g. dict(encoding='cp1252', sep=';')
 ) -> pd.DataFrame:
     "Class shares of `pool` per method, with bootstrap intervals (columns method, class, share, lower, upper)."
     methods = _check_methods(methods)
     model, valid = _model_and_valid(model_or_dir, valid)
-    texts = pool_texts(pool, text_col)
+    texts = pool_texts(pool, text_col, **(read_kw or {}))
     if not texts:
         raise ValueError("the pool is empty: pass the unlabelled reviews to quantify")
     classes = [str(c) for c in model.classes]
@@ -470,7 +472,8 @@ def format_table(
 def quantify_command(args):
     "Handler of `reviewclf quantify`."
     table = quantify(args.model_dir, args.pool, methods=args.methods, n_boot=args.n_boot,
-                     text_col=args.text_col, valid=args.valid, alpha=1 - args.level, seed=args.seed)
+                     text_col=args.text_col, valid=args.valid, alpha=1 - args.level, seed=args.seed,
+                     read_kw=dict(encoding=args.encoding, sep=args.sep))
     a = table.attrs
     ivl = f"{a['level']:.0%} bootstrap intervals, {a['n_boot']} resamples" if a['n_boot'] else 'no intervals'
     print(f"Class shares of {a['n_pool']} pool reviews in percent ({ivl}; rates from {a['n_valid']} held-out reviews)")
@@ -499,11 +502,14 @@ def add_cli(subparsers):
         '(valid_preds.csv) saved in MODEL_DIR by `reviewclf train`.')
     p.add_argument('model_dir', help='model folder written by `reviewclf train`')
     p.add_argument('pool', help='CSV/TSV of reviews to quantify (rows with a label are skipped)')
+    from reviewclf.cli import fraction, nonneg_int
     p.add_argument('--text-col', default='text', help='column holding the review text (default: text)')
+    p.add_argument('--encoding', default='utf-8', help='file encoding, e.g. cp1252 or latin-1 (default: utf-8)')
+    p.add_argument('--sep', help='column separator (default: from the file name, comma for .csv, tab for .tsv)')
     p.add_argument('--out', required=True, help='JSON file to write the distribution to')
     p.add_argument('--methods', nargs='+', choices=METHODS, default=list(METHODS), help='methods to run (default: all)')
-    p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples; 0 for point estimates only (default 1000)')
-    p.add_argument('--level', type=float, default=0.95, help='confidence level of the intervals (default 0.95)')
+    p.add_argument('--n-boot', type=nonneg_int, default=1000, help='bootstrap resamples; 0 for point estimates only (default 1000)')
+    p.add_argument('--level', type=fraction, default=0.95, help='confidence level of the intervals (default 0.95)')
     p.add_argument('--seed', type=int, default=0, help='bootstrap seed (default 0)')
     p.add_argument('--valid', help='held-out predictions CSV (label, prob_<class>), instead of MODEL_DIR/valid_preds.csv')
     p.add_argument('--plot', metavar='PNG', help='also save a plot of the estimates and intervals')

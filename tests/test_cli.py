@@ -208,6 +208,16 @@ def test_nonsense_train_settings_rejected_at_parse_time(reviews_csv, tmp_path, c
     _parse_error(['train', str(reviews_csv), '--out', str(tmp_path/'m'), opt, value], capsys, needle)
 
 
+@pytest.mark.parametrize('argv,needle', [
+    (['quantify', 'm', 'pool.csv', '--out', 'q.json', '--n-boot', '-5'], '0 or more'),
+    (['quantify', 'm', 'pool.csv', '--out', 'q.json', '--level', '1.5'], 'between 0 and 1'),
+    (['evaluate', 'd.csv', '--out', 'r', '--folds', '0'], 'positive integer'),
+    (['evaluate', 'd.csv', '--out', 'r', '--seeds', '0'], 'positive integer'),
+    (['evaluate', 'd.csv', '--out', 'r', '--n-jobs', '0'], 'positive integer')])
+def test_nonsense_quantify_and_evaluate_settings_rejected(argv, needle, capsys):
+    _parse_error(argv, capsys, needle)
+
+
 def test_wt103_needs_size_full(reviews_csv, tmp_path, capsys):
     err = _bad(['train', str(reviews_csv), '--text-col', 'review', '--label-col', 'topic', '--out', str(tmp_path/'m'),
                 '--pretrained', 'wt103'], capsys)

@@ -164,6 +164,12 @@ def test_pool_texts_skips_labelled_rows(tmp_path):
     assert Q.pool_texts(['a', 'b']) == ['a', 'b']
 
 
+def test_pool_texts_reads_other_encodings_and_separators(tmp_path):
+    path = tmp_path / 'pool.csv'
+    path.write_bytes('review;note\ncaf\xe9 closed;a\nnew role;b\n'.encode('cp1252'))
+    assert Q.pool_texts(path, text_col='review', encoding='cp1252', sep=';') == ['caf\xe9 closed', 'new role']
+
+
 def test_pool_with_every_row_labelled_is_an_error(tmp_path):
     path = tmp_path / 'pool.csv'
     pd.DataFrame({'review': ['one', 'two'], 'label': ['x', 'y']}).to_csv(path, index=False)
