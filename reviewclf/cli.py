@@ -315,7 +315,13 @@ def demo_command(args):
     truth = demo_pool_labels().value_counts(normalize=True)
     true_shares = {c: float(truth.get(c, 0)) for c in model.classes}
     (out/'summary.json').write_text(json.dumps(dict(test=scores, pool_predicted=shares, pool_true=true_shares), indent=2))
-    print(format_table([['test accuracy', scores['accuracy']], ['test macro-F1', scores['macro_f1']]]))
+    majority = float(test_df['label'].value_counts(normalize=True).iloc[0])
+    print(format_table([['test accuracy', scores['accuracy']], ['test macro-F1', scores['macro_f1']],
+                        ['always the most common class', majority]]))
+    if scores['accuracy'] < majority + 0.1 or (dist > 0).sum() == 1: print(
+        '\nnote: hardly better than always answering the most common class. An AWD-LSTM without pretrained weights cannot '
+        'learn these classes from about 120 reviews: use --pretrained wt103 --size full where it can download '
+        "fastai's weights (Colab), or --backbone embeddings offline.")
     print('\npredicted class distribution of the unlabelled pool (classify and count),')
     print("beside the author's own labels of the pool (never used for training):")
     rows = [[c, int(dist.get(c, 0)), shares[c], true_shares[c]] for c in model.classes]

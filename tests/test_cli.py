@@ -101,7 +101,7 @@ def test_demo(tmp_path, capsys):
     for f in ('model/config.json', 'test_predictions.csv', 'pool_predictions.csv', 'summary.json'):
         assert (out/f).is_file(), f
     text = capsys.readouterr().out
-    assert 'test accuracy' in text and 'distribution of the unlabelled pool' in text
+    assert 'test accuracy' in text and 'distribution of the unlabelled pool' in text and 'most common class' in text
 
 
 def _commands():
@@ -302,3 +302,24 @@ def test_main_warning_format():
     buf = io.StringIO()
     _show_warning(UserWarning('texts occur more than once'), UserWarning, '/some/path/data.py', 12, file=buf)
     assert buf.getvalue() == 'warning: texts occur more than once\n'
+
+
+def test_embeddings_backbone_through_train_predict_quantify(reviews_csv, tmp_path, capsys):
+    "Everything downstream of the probabilities works unchanged with the other backbone."
+    pytest.importorskip('sentence_transformers')
+    import json
+    model = tmp_path/'emb'
+    base = [str(reviews_csv), '--text-col', 'review']
+    assert main(['train', *base, '--label-col', 'topic', '--out', str(model), '--backbone', 'embeddings', '--seed', '0']) == 0
+    assert json.loads((model/'config.json').read_text())['backbone'] == 'embeddings'
+    preds = tmp_path/'p.csv'
+    assert main(['predict', str(model), *base, '--out', str(preds)]) == 0
+    src, pred = pd.read_csv(reviews_csv), pd.read_csv(preds)
+    assert list(pred['id']) == list(src['id'])
+    np.testing.assert_allclose(pred.filter(like='prob_').sum(axis=1), 1, atol=1e-5)
+    pool = tmp_path/'pool.csv'
+    src[src['topic'].isna()][['review']].to_csv(pool, index=False)
+    dist = tmp_path/'dist.json'
+    assert main(['quantify', str(model), str(pool), '--text-col', 'review', '--out', str(dist), '--n-boot', '20']) == 0
+    out = json.loads(dist.read_text())
+    assert 'recommended' in json.dumps(out)
