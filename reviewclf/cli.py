@@ -404,6 +404,14 @@ def _no_bars() -> bool:
 def main(argv=None, # arguments (default: `sys.argv[1:]`)
         ) -> int:
     "Run the `reviewclf` command line; returns the exit code."
+    with warnings.catch_warnings():
+        # importing fastai makes torch warn about `torch.jit.script`: noise to users, even under --help
+        warnings.filterwarnings('ignore', category=FutureWarning, module='torch')
+        warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script', category=FutureWarning)
+        warnings.showwarning = _show_warning
+        return _run(argv)
+
+def _run(argv):
     import fastprogress.fastprogress as fp
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -411,16 +419,12 @@ def main(argv=None, # arguments (default: `sys.argv[1:]`)
         parser.print_help()
         return 2
     no_bar = fp.NO_BAR
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', category=FutureWarning, module='torch')
-        warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script', category=FutureWarning)
-        warnings.showwarning = _show_warning
-        fp.NO_BAR = no_bar or _no_bars()
-        try: rc = args.func(args)
-        except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, ConnectionError) as e:
-            print(f'error: {e}', file=sys.stderr)
-            return 2
-        finally: fp.NO_BAR = no_bar
+    fp.NO_BAR = no_bar or _no_bars()
+    try: rc = args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, ConnectionError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    finally: fp.NO_BAR = no_bar
     return rc if isinstance(rc, int) else 0
 
 # %% ../nbs/10_cli.ipynb #00fb0d55

@@ -186,6 +186,7 @@ def test_module_entry_point_subprocess():
     r = subprocess.run([sys.executable, '-m', 'reviewclf.cli', '--help'], capture_output=True, text=True, cwd=root,
                        timeout=120)
     assert r.returncode == 0 and 'train' in r.stdout and 'predict' in r.stdout
+    assert 'FutureWarning' not in r.stderr  # torch's torch.jit.script notice, raised by importing fastai
     exe = shutil.which('reviewclf')
     if exe is None:
         pytest.skip('console script not installed (pip install -e .)')
